@@ -1,0 +1,210 @@
+"""The vanilla RNN module: a drop-in for PyTorch's built-in RNN with ``batch_first=True``."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnpipe.rnn.bptt import autograd_layer
+from rnnpipe.rnn.packing import Packing
+
+ENGINES = {"manual": autograd_layer, "autograd": autograd_layer}
+NONLINEARITIES = ("tanh", "relu")
+
+
+class VanillaRNN(nn.Module):
+    r"""A multi-layer Elman RNN with tanh or ReLU, its BPTT written out by hand.
+
+    For each element of the input sequence, each layer computes
+
+    .. math::
+        h_t = f(W_{ih} x_t + W_{hh} h_{t-1} + b_{ih} + b_{hh})
+
+    where :math:`h_t` is the hidden state at step t, :math:`x_t` the input at step t (for layers
+    after the first, the previous layer's :math:`h_t`, through dropout when training),
+    :math:`h_{-1}` is ``h0`` (zeros by default) and f is tanh or ReLU. An output layer
+    :math:`Y_t = f(W h_t + b_y)` is the task head's job, not this module's.
+
+    Shapes (B batch, T steps, D = 2 if bidirectional else 1):
+        - x: ``(B, T, input_size)``, batch first.
+        - h0: ``(num_layers * D, B, hidden_size)``, optional.
+        - lengths: ``(B,)`` integer tensor, each in ``[1, T]``, optional; steps past a sequence's
+          length are padding.
+        - output: ``(B, T, D * hidden_size)``, the last layer's :math:`h_t`; zeros at padding.
+        - h_n: ``(num_layers * D, B, hidden_size)``, each sequence's state at its own last
+          valid step (the reverse direction's at step 0).
+
+    Args:
+        input_size: features in ``x``.
+        hidden_size: features in ``h``.
+        num_layers: stacked layers, each reading the previous one's output.
+        nonlinearity: ``"tanh"`` or ``"relu"``.
+        bias: if False, no ``b_ih`` and ``b_hh``.
+        dropout: dropout probability on every layer's output except the last, in training.
+        bidirectional: add a reverse direction to every layer; outputs are concatenated.
+        bptt: ``"manual"`` (the hand-written backward) or ``"autograd"`` (the reference loop).
+
+    Parameters are named and initialised like PyTorch's built-in RNN (``weight_ih_l{k}``,
+    ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}``, ``..._reverse``, all
+    uniform(-1/sqrt(hidden_size), 1/sqrt(hidden_size))), so state_dicts move either way.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        bptt: str = "manual",
+    ):
+        super().__init__()
+        if nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
+        if bptt not in ENGINES:
+            raise ValueError(f"bptt must be one of {tuple(ENGINES)}, got {bptt!r}")
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"dropout must be a probability in [0, 1], got {dropout!r}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(
+                "dropout acts between layers; with num_layers=1 it does nothing", stacklevel=2
+            )
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.nonlinearity = nonlinearity
+        self.bias = bias
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.bptt = bptt
+        self.num_directions = 2 if bidirectional else 1
+
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else hidden_size * self.num_directions
+            for suffix in self._suffixes(layer):
+                self.register_parameter(
+                    f"weight_ih{suffix}", nn.Parameter(torch.empty(hidden_size, layer_input))
+                )
+                self.register_parameter(
+                    f"weight_hh{suffix}", nn.Parameter(torch.empty(hidden_size, hidden_size))
+                )
+                if bias:
+                    self.register_parameter(
+                        f"bias_ih{suffix}", nn.Parameter(torch.empty(hidden_size))
+                    )
+                    self.register_parameter(
+                        f"bias_hh{suffix}", nn.Parameter(torch.empty(hidden_size))
+                    )
+        self.reset_parameters()
+
+    def _suffixes(self, layer: int) -> list[str]:
+        return [f"_l{layer}", f"_l{layer}_reverse"][: self.num_directions]
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for parameter in self.parameters():
+            nn.init.uniform_(parameter, -bound, bound)
+
+    def layer_weights(
+        self, layer: int
+    ) -> list[tuple[Tensor, Tensor, Tensor | None, Tensor | None]]:
+        """``(W_ih, W_hh, b_ih, b_hh)`` of each direction of ``layer``; biases None without bias."""
+        return [
+            (
+                getattr(self, f"weight_ih{suffix}"),
+                getattr(self, f"weight_hh{suffix}"),
+                getattr(self, f"bias_ih{suffix}", None),
+                getattr(self, f"bias_hh{suffix}", None),
+            )
+            for suffix in self._suffixes(layer)
+        ]
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
+        text += f", nonlinearity={self.nonlinearity!r}, bptt={self.bptt!r}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        return text
+
+    def forward(
+        self, x: Tensor, h0: Tensor | None = None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """``x (B, T, I)``, ``h0 (L*D, B, H)``, ``lengths (B,)`` -> ``(output, h_n)``."""
+        self._check_input(x, h0)
+        batch, seq_len, _ = x.shape
+        if lengths is None:
+            packing = Packing.full(batch, seq_len)
+        else:
+            packing = Packing.from_lengths(
+                self._check_lengths(lengths, batch, seq_len), seq_len, x.device
+            )
+        if h0 is None:
+            h0 = x.new_zeros(self.num_layers * self.num_directions, batch, self.hidden_size)
+
+        layer_input = packing.sort(x).transpose(0, 1)  # (T, B, I), time-major
+        h0 = packing.sort(h0, dim=1)
+        run_layer = ENGINES[self.bptt]
+        finals = []
+        for layer in range(self.num_layers):
+            first = layer * self.num_directions
+            h0_layer = h0[first : first + self.num_directions]
+            output, h_n = run_layer(
+                layer_input, h0_layer, packing, self.nonlinearity, self.layer_weights(layer)
+            )
+            finals.append(h_n)
+            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
+                output = F.dropout(output, self.dropout)
+            layer_input = output
+        output = packing.unsort(layer_input.transpose(0, 1))
+        h_n = packing.unsort(torch.cat(finals), dim=1)
+        return output, h_n
+
+    def _check_input(self, x: Tensor, h0: Tensor | None) -> None:
+        if x.dim() != 3:
+            raise ValueError(
+                f"x must be 3-dimensional (batch, steps, input_size), got shape {tuple(x.shape)}"
+            )
+        if x.shape[2] != self.input_size:
+            raise ValueError(
+                f"x has {x.shape[2]} features per step, expected input_size={self.input_size}"
+            )
+        if x.shape[1] == 0:
+            raise ValueError("x has no time steps")
+        if h0 is not None:
+            expected = (self.num_layers * self.num_directions, x.shape[0], self.hidden_size)
+            if tuple(h0.shape) != expected:
+                raise ValueError(
+                    f"h0 must be (num_layers * num_directions, batch, hidden_size) = {expected}, "
+                    f"got {tuple(h0.shape)}"
+                )
+
+    @staticmethod
+    def _check_lengths(lengths: Tensor, batch: int, seq_len: int) -> Tensor:
+        lengths = torch.as_tensor(lengths).cpu()
+        if lengths.dim() != 1 or lengths.shape[0] != batch:
+            raise ValueError(
+                f"lengths must be ({batch},), one per sequence, got {tuple(lengths.shape)}"
+            )
+        if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+            raise TypeError(f"lengths must be an integer tensor, got {lengths.dtype}")
+        if batch and (lengths.min() < 1 or lengths.max() > seq_len):
+            raise ValueError(
+                f"lengths must lie in [1, {seq_len}] (the padded length of x), "
+                f"got min {lengths.min().item()} and max {lengths.max().item()}"
+            )
+        return lengths.long()
