@@ -76,8 +76,11 @@ class Packing:
         source = source.view(*source.shape, *[1] * (steps.dim() - 2)).expand_as(steps)
         return steps.gather(0, source)
 
-    def last(self, steps: Tensor) -> Tensor:
-        """``(T, B, ...) -> (B, ...)``: each sequence's entry at its own last valid step."""
+    def last_steps(self) -> tuple[Tensor | int, Tensor | slice]:
+        """Index ``(time, batch)`` of each sequence's last valid step, for ``(..., T, B, H)``.
+
+        ``states[:, time, batch]`` of ``(D, T, B, H)`` states is ``(D, B, H)``.
+        """
         if self.lengths is None:
-            return steps[-1]
-        return steps[self.lengths - 1, torch.arange(steps.shape[1], device=steps.device)]
+            return -1, slice(None)
+        return self.lengths - 1, torch.arange(self.batch_size, device=self.lengths.device)

@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnpipe.rnn.bptt import autograd_layer
+from rnnpipe.rnn.bptt import autograd_layer, manual_layer
 from rnnpipe.rnn.packing import Packing
 
-ENGINES = {"manual": autograd_layer, "autograd": autograd_layer}
+ENGINES = {"manual": manual_layer, "autograd": autograd_layer}
 NONLINEARITIES = ("tanh", "relu")
 
 
