@@ -1,0 +1,1 @@
+"""Readers for each file format, tokenization, batching, one DataModule per dataset."""

@@ -1,0 +1,50 @@
+"""The errors rnnpipe raises for bad input: each names the file, the line and what was expected."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+
+
+class RnnpipeError(Exception):
+    """A problem with the user's input or configuration: reported in one line, no traceback."""
+
+
+class DataFormatError(RnnpipeError, ValueError):
+    """A data file that does not follow its format.
+
+    The message reads ``<file>:<line>: expected <what>, got <what was found>`` so an editor or a
+    terminal can jump straight to the offending line.
+    """
+
+    def __init__(self, path: str | Path, line: int | None, expected: str, found: str | None = None):
+        self.path = Path(path)
+        self.line = line
+        self.expected = expected
+        self.found = found
+        where = f"{self.path}:{line}" if line is not None else f"{self.path}"
+        message = f"{where}: expected {expected}"
+        if found is not None:
+            message += f", got {found}"
+        super().__init__(message)
+
+
+@contextmanager
+def reported_in_one_line() -> Iterator[None]:
+    """Turn an :class:`RnnpipeError` into ``error: <message>`` on stderr and exit status 1.
+
+    In a Hydra multirun the error is re-raised instead, so Hydra records the job as failed and
+    the sweep's other jobs still run.
+    """
+    try:
+        yield
+    except RnnpipeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise
+        raise SystemExit(1) from None

@@ -1,0 +1,62 @@
+"""Shared fixtures: Hydra configs composed for real, with every output in a temp dir.
+
+MLflow stores and Hydra outputs never touch the repo's own mlflow.db or outputs/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from rnnpipe.config import CONFIG_DIR, PROJECT_ROOT
+
+SAMPLE_DATA = PROJECT_ROOT / "data"
+
+
+def tmp_path_overrides(tmp_path: Path) -> list[str]:
+    """Send everything a run writes into ``tmp_path``."""
+    return [
+        f"paths.output_dir={tmp_path}/outputs",
+        f"paths.tracking_dir={tmp_path}",
+        f"paths.run_dir={tmp_path}/run",
+    ]
+
+
+@pytest.fixture
+def compose_config(tmp_path: Path) -> Iterator[Callable[..., DictConfig]]:
+    """``compose_config("experiment=ner", ...)``: the composed ``train`` config (or another
+    entry's, with ``config_name=``), writing only under ``tmp_path``; HydraConfig is set as a
+    real run would have it."""
+
+    def make(*overrides: str, config_name: str = "train") -> DictConfig:
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose(
+                config_name,
+                overrides=[*tmp_path_overrides(tmp_path), *overrides],
+                return_hydra_config=True,
+            )
+        HydraConfig.instance().set_config(cfg)
+        with open_dict(cfg):
+            del cfg["hydra"]
+        return cfg
+
+    yield make
+    HydraConfig.instance().cfg = None
+
+
+@pytest.fixture
+def write_reviews(tmp_path: Path) -> Callable[..., Path]:
+    """Write ``(text, label)`` rows as a Review<TAB>Liked file and return its path."""
+
+    def write(rows: list[tuple[str, int]], name: str = "reviews.tsv") -> Path:
+        path = tmp_path / name
+        lines = ["Review\tLiked"] + [f"{text}\t{label}" for text, label in rows]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    return write

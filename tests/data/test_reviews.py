@@ -1,0 +1,140 @@
+"""The Review<TAB>Liked reader, the stratified split and the reviews DataModule."""
+
+from __future__ import annotations
+
+import gzip
+from collections import Counter
+
+import pytest
+import torch
+from conftest import SAMPLE_DATA
+
+from rnnpipe.data.reviews import Review, ReviewsDataModule, read_reviews
+from rnnpipe.data.splits import stratified_split
+from rnnpipe.errors import DataFormatError
+
+
+def test_good_file_is_parsed_exactly(tmp_path):
+    path = tmp_path / "reviews.tsv"
+    content = (
+        "\ufeffReview\tLiked\r\nWow... Loved this place.\t1\r\n\r\nCrème brûlée was cold.\t0\r\n"
+    )
+    path.write_bytes(content.encode())
+    assert read_reviews(path) == [
+        Review("Wow... Loved this place.", 1, line=2),
+        Review("Crème brûlée was cold.", 0, line=4),
+    ]
+
+
+def test_gzipped_file_reads_the_same(tmp_path):
+    path = tmp_path / "reviews.tsv.gz"
+    path.write_bytes(gzip.compress(b"Review\tLiked\nGreat.\t1\n"))
+    assert read_reviews(path) == [Review("Great.", 1, line=2)]
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "expected"),
+    [
+        (b"Text\tLabel\nGood.\t1\n", 1, "expected the header 'Review\\tLiked', got 'Text\\tLabel'"),
+        (
+            b"Review\tLiked\nGood.\t1\nBad food\n",
+            3,
+            "expected 2 tab-separated columns (review, liked), got 1 columns",
+        ),
+        (b"Review\tLiked\nGood.\t1\tx\n", 2, "got 3 columns"),
+        (b"Review\tLiked\nGood.\t1\nSo so.\t2\n", 3, "expected a label of 0 or 1, got '2'"),
+        (b"Review\tLiked\n \t1\n", 2, "expected a non-empty review text, got an empty text"),
+        (
+            b"Review\tLiked\nGood.\t1\nCaf\xe9 ok.\t1\n",
+            3,
+            "expected UTF-8 text, got undecodable bytes b'\\xe9'",
+        ),
+        (b"Review\tLiked\n", None, "expected at least one review after the header, got none"),
+        (b"", None, "expected at least one review after the header"),
+    ],
+)
+def test_malformed_rows_name_file_line_and_expectation(tmp_path, content, line, expected):
+    path = tmp_path / "bad.tsv"
+    path.write_bytes(content)
+    with pytest.raises(DataFormatError) as caught:
+        read_reviews(path)
+    where = f"{path}:{line}: " if line else f"{path}: "
+    assert str(caught.value).startswith(where)
+    assert expected in str(caught.value)
+    assert caught.value.line == line
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(
+        DataFormatError, match=r"nope\.tsv: expected an existing file, got no such file"
+    ):
+        read_reviews(tmp_path / "nope.tsv")
+
+
+def test_bundled_sample_is_balanced_and_valid():
+    reviews = read_reviews(SAMPLE_DATA / "reviews_sample.tsv")
+    assert len(reviews) >= 300
+    assert Counter(r.label for r in reviews) == {0: len(reviews) // 2, 1: len(reviews) // 2}
+
+
+def test_split_is_stratified_seeded_and_disjoint():
+    labels = [0] * 60 + [1] * 40
+    train, val, test = stratified_split(labels, val_fraction=0.1, test_fraction=0.2, seed=7)
+    assert sorted(train + val + test) == list(range(100))
+    assert Counter(labels[i] for i in test) == {0: 12, 1: 8}
+    assert Counter(labels[i] for i in val) == {0: 6, 1: 4}
+    assert (train, val, test) == stratified_split(labels, 0.1, 0.2, seed=7)
+    assert test != stratified_split(labels, 0.1, 0.2, seed=8)[2]
+
+
+def test_split_rejects_fractions_that_leave_no_training_data():
+    with pytest.raises(ValueError, match="sum to less than 1"):
+        stratified_split([0, 1], val_fraction=0.5, test_fraction=0.5, seed=0)
+
+
+def test_datamodule_fits_tokenizer_on_train_split_only(write_reviews):
+    rows = [(f"common word{i}", i % 2) for i in range(40)]
+    datamodule = ReviewsDataModule(str(write_reviews(rows)), val_fraction=0.25, test_fraction=0.25)
+    datamodule.setup("fit")
+    vocab = datamodule.tokenizer.get_vocab()
+    train_words = {r.text.split()[1] for r in datamodule.splits["train"]}
+    held_out = {r.text.split()[1] for s in ("val", "test") for r in datamodule.splits[s]}
+    assert train_words <= vocab.keys()
+    assert not held_out & vocab.keys()
+    assert len(datamodule.splits["train"]) == 20
+
+
+def test_batches_are_padded_with_lengths(write_reviews):
+    rows = [("good", 1), ("really bad food here", 0), ("fine place", 1), ("awful", 0)]
+    datamodule = ReviewsDataModule(str(write_reviews(rows)), val_fraction=0.0, test_fraction=0.0)
+    datamodule.setup("fit")
+    batch = datamodule.collate(datamodule.splits["train"])
+    assert batch["tokens"].shape == (4, 4)
+    assert batch["lengths"].tolist() == [1, 4, 2, 1]
+    assert batch["labels"].tolist() == [1, 0, 1, 0]
+    pad = datamodule.tokenizer.token_to_id("<pad>")
+    assert batch["tokens"][0, 1:].tolist() == [pad] * 3
+    assert (batch["tokens"][1] != pad).all()
+
+
+def test_explicit_test_file_replaces_the_held_out_split(write_reviews):
+    train_file = write_reviews([(f"w{i}", i % 2) for i in range(20)], name="train.tsv")
+    test_file = write_reviews([("brand new", 1), ("other", 0)], name="test.tsv")
+    datamodule = ReviewsDataModule(str(train_file), test_path=str(test_file), val_fraction=0.2)
+    datamodule.setup("fit")
+    assert [r.text for r in datamodule.splits["test"]] == ["brand new", "other"]
+    assert len(datamodule.splits["train"]) + len(datamodule.splits["val"]) == 20
+
+
+def test_restored_state_evaluates_a_new_file_without_refitting(write_reviews):
+    train_file = write_reviews([("good food", 1), ("bad food", 0)] * 5, name="train.tsv")
+    fitted = ReviewsDataModule(str(train_file), val_fraction=0.2, test_fraction=0.2)
+    fitted.setup("fit")
+    new_file = write_reviews([("good unseen", 1)], name="new.tsv")
+    restored = ReviewsDataModule("/does/not/matter.tsv", test_path=str(new_file))
+    restored.load_state_dict(fitted.state_dict())
+    restored.setup("test")
+    batch = next(iter(restored.test_dataloader()))
+    unk = fitted.tokenizer.token_to_id("<unk>")
+    assert batch["tokens"].tolist() == [[fitted.tokenizer.token_to_id("good"), unk]]
+    assert torch.equal(batch["labels"], torch.tensor([1]))
