@@ -1,0 +1,35 @@
+"""Figures rnnpipe saves as PNG artifacts. Matplotlib runs headless (Agg): no display needed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+
+def save_confusion_matrix(
+    counts: Sequence[Sequence[int]], labels: Sequence[str], path: Path
+) -> Path:
+    """Rows are true labels, columns predicted labels; each cell shows its count."""
+    figure, axes = plt.subplots(figsize=(1.6 + 1.1 * len(labels), 1.2 + 1.0 * len(labels)))
+    image = axes.imshow(counts, cmap="Blues")
+    axes.set_xticks(range(len(labels)), labels=labels, rotation=45, ha="right")
+    axes.set_yticks(range(len(labels)), labels=labels)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    peak = max(max(row) for row in counts) or 1
+    for row, values in enumerate(counts):
+        for column, value in enumerate(values):
+            colour = "white" if value > peak / 2 else "black"
+            axes.text(column, row, str(value), ha="center", va="center", color=colour)
+    figure.colorbar(image, ax=axes)
+    axes.set_title("confusion matrix (test)")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

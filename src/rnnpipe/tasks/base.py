@@ -1,0 +1,96 @@
+"""What every rnnpipe task module shares.
+
+A task module owns its loss, metrics and decoding. This base adds the three things that make a
+checkpoint on its own enough to serve raw text and to be evaluated again:
+
+* the fitted preprocessing (tokenizers, label names) and the data config are stored in every
+  checkpoint under ``"rnnpipe"``, beside the weights;
+* the optimizer (and optional scheduler) come from config as ``_target_`` mappings, kept as plain
+  data in the hyperparameters so checkpoints load with ``torch.load(weights_only=True)``;
+* a DataFrame-in, DataFrame-out :meth:`predict_frame`, used by the MLflow pyfunc model and by
+  ``rnnpipe-predict``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import lightning as L
+import pandas as pd
+from hydra.utils import instantiate
+from tokenizers import Tokenizer
+
+CHECKPOINT_KEY = "rnnpipe"
+
+
+class TaskModule(L.LightningModule):
+    task_name: ClassVar[str]  # the MLflow experiment and the registered model's suffix
+
+    def __init__(
+        self,
+        optimizer: Mapping[str, Any],
+        scheduler: Mapping[str, Any] | None = None,
+        preprocessing: Mapping[str, Any] | None = None,
+        data_config: Mapping[str, Any] | None = None,
+    ):
+        super().__init__()
+        self.optimizer_config = dict(optimizer)
+        self.scheduler_config = dict(scheduler) if scheduler else None
+        self.preprocessing = dict(preprocessing or {})
+        self.data_config = dict(data_config or {})
+        self._tokenizers: dict[str, Tokenizer] = {}
+
+    # -- what a checkpoint carries besides the weights ----------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = {
+            "task": self.task_name,
+            "preprocessing": self.preprocessing,
+            "data_config": self.data_config,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved = checkpoint[CHECKPOINT_KEY]
+        self.preprocessing = saved["preprocessing"]
+        self.data_config = saved["data_config"]
+        self._tokenizers = {}
+
+    def tokenizer(self, name: str = "tokenizer") -> Tokenizer:
+        """A fitted tokenizer from the preprocessing state (built once, then cached)."""
+        if name not in self._tokenizers:
+            if name not in self.preprocessing.get("tokenizers", {}):
+                raise RuntimeError(
+                    f"this {type(self).__name__} has no fitted tokenizer {name!r}; it was built "
+                    "without preprocessing (train it through rnnpipe-train or load a checkpoint)"
+                )
+            self._tokenizers[name] = Tokenizer.from_str(self.preprocessing["tokenizers"][name])
+        return self._tokenizers[name]
+
+    # -- optimisation --------------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        optimizer = instantiate(self.optimizer_config, params=self.parameters())
+        if self.scheduler_config is None:
+            return optimizer
+        scheduler = instantiate(self.scheduler_config, optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss"},
+        }
+
+    # -- serving and reports: each task fills these in ----------------------------------------
+    def predict_texts(self, texts: list[str]) -> pd.DataFrame:
+        """One row of decoded predictions per raw input text (``rnnpipe-predict``)."""
+        raise NotImplementedError
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Raw inputs in, decoded predictions out (the MLflow pyfunc contract)."""
+        raise NotImplementedError
+
+    def serving_example(self) -> pd.DataFrame:
+        """A small input frame: the MLflow signature and input example are made from it."""
+        raise NotImplementedError
+
+    def write_test_reports(self, directory: Path) -> list[Path]:
+        """Write what the last test run found (plots, prediction files) under ``directory``."""
+        return []

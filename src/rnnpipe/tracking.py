@@ -1,0 +1,218 @@
+"""All of rnnpipe's MLflow knowledge: run set-up, params and tags, artifacts, the pyfunc model.
+
+A training run is one MLflow run in the task's experiment (``sentiment``, ``ner``, ...):
+
+* params: the whole resolved config, flattened (``model.hidden_size``, ``data.batch_size``, ...);
+* tags: the git commit, the command line, the Hydra overrides, the sweep id of a multirun;
+* metrics: whatever the task module logs through Lightning's ``MLFlowLogger``;
+* artifacts: ``config/``, ``checkpoints/``, ``tokenizer/``, ``plots/``, ``predictions/``;
+* a pyfunc ``model`` logged from code (``pyfunc_model.py``), registered as ``rnnpipe-<task>``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from lightning.pytorch.loggers import MLFlowLogger
+from mlflow.entities import Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from omegaconf import DictConfig, OmegaConf
+
+from rnnpipe.config import PROJECT_ROOT
+from rnnpipe.errors import RnnpipeError
+from rnnpipe.tasks import TaskModule, load_checkpoint
+
+PYFUNC_MODEL_FILE = Path(__file__).with_name("pyfunc_model.py")
+PACKAGE_DIR = Path(__file__).parent
+SERVING_REQUIREMENTS = (
+    "torch",
+    "lightning",
+    "mlflow",
+    "tokenizers",
+    "torchmetrics",
+    "pandas",
+    "hydra-core",
+    "matplotlib",
+)
+MAX_PARAM_LENGTH = 6000  # MLflow's limit on one param value
+
+
+def registered_model_name(task_name: str) -> str:
+    return f"rnnpipe-{task_name}"
+
+
+# -- run set-up ------------------------------------------------------------------------------
+def check_reachable(tracking_uri: str, timeout: float = 5.0) -> None:
+    """Fail within seconds, naming the URI, when a tracking server does not answer.
+
+    (MLflow's own client retries for minutes before it gives up.) Local stores need no check.
+    """
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=timeout):
+            pass
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise RnnpipeError(
+            f"MLflow tracking server {tracking_uri} is unreachable ({reason}); start it with "
+            "`make server` or choose another logger.tracking_uri"
+        ) from None
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """``{"model": {"hidden_size": 64}}`` -> ``{"model.hidden_size": "64"}`` (MLflow params)."""
+    flat = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, prefix=f"{name}."))
+        else:
+            flat[name] = str(value)[:MAX_PARAM_LENGTH]
+    return flat
+
+
+def git_commit(root: Path = PROJECT_ROOT) -> str:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def run_tags(task_name: str) -> dict[str, str]:
+    """Where a run came from: commit, command line, Hydra overrides, and the sweep it belongs to."""
+    tags = {
+        "rnnpipe.task": task_name,
+        "mlflow.source.git.commit": git_commit(),
+        "rnnpipe.command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    }
+    if HydraConfig.initialized():
+        hydra = HydraConfig.get()
+        tags["rnnpipe.overrides"] = " ".join(hydra.overrides.task)
+        if hydra.mode == RunMode.MULTIRUN:
+            tags["rnnpipe.sweep_id"] = Path(hydra.sweep.dir).name
+            tags["rnnpipe.sweep_dir"] = str(hydra.sweep.dir)
+            tags["rnnpipe.job_num"] = str(hydra.job.num)
+    return tags
+
+
+def start_run(logger: MLFlowLogger, cfg: DictConfig, extra_tags: Mapping[str, str] = ()) -> str:
+    """Create the run behind ``logger`` and record the config and provenance; return its id."""
+    check_reachable(logger._tracking_uri)
+    client, run_id = logger.experiment, logger.run_id
+    config = OmegaConf.to_container(cfg, resolve=True)
+    params = [Param(key, value) for key, value in flatten(config).items()]
+    tags = [
+        RunTag(key, value) for key, value in {**run_tags(cfg.task_name), **dict(extra_tags)}.items()
+    ]
+    for start in range(0, max(len(params), 1), 100):  # MLflow takes at most 100 params a call
+        client.log_batch(
+            run_id, params=params[start : start + 100], tags=tags if start == 0 else []
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config.yaml"
+        path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        client.log_artifact(run_id, str(path), "config")
+    return run_id
+
+
+@contextmanager
+def failure_marks_run(logger: MLFlowLogger | None) -> Iterator[None]:
+    """Whatever fails inside leaves the run marked FAILED, never FINISHED."""
+    try:
+        yield
+    except BaseException:
+        if isinstance(logger, MLFlowLogger) and logger._initialized:
+            try:
+                logger.experiment.set_terminated(logger.run_id, "FAILED")
+            except MlflowException as error:
+                print(
+                    f"warning: could not mark MLflow run {logger.run_id} FAILED: {error}",
+                    file=sys.stderr,
+                )
+        raise
+
+
+# -- artifacts -------------------------------------------------------------------------------
+def log_outputs(
+    logger: MLFlowLogger, module: TaskModule, checkpoint: str | Path | None, reports_dir: Path
+) -> None:
+    """Best checkpoint, fitted tokenizers and the test reports (plots/, predictions/)."""
+    client, run_id = logger.experiment, logger.run_id
+    if checkpoint:
+        client.log_artifact(run_id, str(checkpoint), "checkpoints")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, tokenizer_json in module.preprocessing.get("tokenizers", {}).items():
+            (Path(tmp) / f"{name}.json").write_text(tokenizer_json)
+        client.log_artifacts(run_id, tmp, "tokenizer")
+    if reports_dir.is_dir():
+        client.log_artifacts(run_id, str(reports_dir))
+
+
+def log_model(
+    logger: MLFlowLogger, module: TaskModule, checkpoint: str | Path, register: bool = True
+) -> mlflow.models.model.ModelInfo:
+    """Log the pyfunc model (from code, with the checkpoint as its one artifact) and register it.
+
+    The model takes raw inputs in a DataFrame, so ``mlflow models serve`` answers plain JSON.
+    """
+    example = module.serving_example()
+    signature = infer_signature(example, module.predict_frame(example))
+    mlflow.set_tracking_uri(logger._tracking_uri)
+    with mlflow.start_run(run_id=logger.run_id):
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(PYFUNC_MODEL_FILE),
+            artifacts={"checkpoint": str(checkpoint)},
+            code_paths=[str(PACKAGE_DIR)],
+            signature=signature,
+            input_example=example,
+            pip_requirements=[f"{name}=={version(name)}" for name in SERVING_REQUIREMENTS],
+            registered_model_name=registered_model_name(module.task_name) if register else None,
+        )
+
+
+# -- getting a trained model back ------------------------------------------------------------
+def load_task_module(reference: str, tracking_uri: str | None = None) -> TaskModule:
+    """A task module from a checkpoint path or an MLflow model URI (``models:/rnnpipe-ner/1``,
+    ``runs:/<run id>/model``, ``models:/rnnpipe-sentiment@champion``)."""
+    if Path(reference).is_file():
+        return load_checkpoint(reference)
+    if ":/" not in reference:
+        raise RnnpipeError(
+            f"{reference}: expected a checkpoint file or an MLflow model URI "
+            "(models:/<name>/<version>, runs:/<run id>/model), got neither"
+        )
+    if tracking_uri:
+        check_reachable(tracking_uri)
+        mlflow.set_tracking_uri(tracking_uri)
+    try:
+        model = mlflow.pyfunc.load_model(reference)
+    except (MlflowException, OSError) as error:
+        message = getattr(error, "message", str(error)).splitlines()[0]
+        raise RnnpipeError(f"{reference}: expected an MLflow model, got {message}") from None
+    return model.unwrap_python_model().module

@@ -1,0 +1,92 @@
+"""``rnnpipe-train``: compose the config, train, test, and record it all in MLflow.
+
+rnnpipe-train                                   # the default experiment (sentiment sample)
+rnnpipe-train experiment=ner trainer=gpu
+rnnpipe-train -m model.hidden_size=64,128       # a sweep: one MLflow run per job
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import MLFlowLogger
+from omegaconf import DictConfig, OmegaConf
+
+from rnnpipe import tracking
+from rnnpipe.config import CONFIG_DIR
+from rnnpipe.errors import reported_in_one_line
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit on the train split, select on val, test the best checkpoint; return all metrics."""
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    model = instantiate(
+        cfg.model,
+        **datamodule.model_kwargs(),
+        preprocessing=datamodule.state_dict(),
+        data_config=OmegaConf.to_container(cfg.data, resolve=True),
+    )
+    logger = instantiate(cfg.logger) if cfg.get("logger") else None
+    callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger or False)
+
+    tracked = isinstance(logger, MLFlowLogger) and trainer.is_global_zero
+    if tracked:
+        tracking.start_run(logger, cfg)
+    with tracking.failure_marks_run(logger):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        best_checkpoint = (
+            trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        )
+        if best_checkpoint and trainer.checkpoint_callback.best_model_score is not None:
+            metrics[trainer.checkpoint_callback.monitor] = float(
+                trainer.checkpoint_callback.best_model_score
+            )
+        if cfg.get("test"):
+            [test_metrics] = trainer.test(
+                model, datamodule=datamodule, ckpt_path=best_checkpoint or None
+            )
+            metrics.update(test_metrics)
+        if tracked:
+            reports_dir = Path(cfg.paths.run_dir) / "reports"
+            model.write_test_reports(reports_dir)
+            tracking.log_outputs(logger, model, best_checkpoint, reports_dir)
+            if best_checkpoint and cfg.get("log_model"):
+                tracking.log_model(
+                    logger, model, best_checkpoint, register=cfg.get("register_model")
+                )
+    if trainer.is_global_zero:
+        print_summary(cfg, metrics, logger if tracked else None)
+    return metrics
+
+
+def print_summary(cfg: DictConfig, metrics: dict[str, float], logger: MLFlowLogger | None) -> None:
+    print()
+    for name in sorted(metrics):
+        if name.startswith("test/"):
+            print(f"{name:<16} {metrics[name]:.4f}")
+    if logger is not None:
+        where = f"experiment '{cfg.task_name}' ({cfg.logger.tracking_uri})"
+        print(f"MLflow run {logger.run_id} in {where}")
+        print("see it with: make ui")
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Console entry; returns ``optimized_metric`` so any Hydra sweeper can optimise it."""
+    with reported_in_one_line():
+        metrics = train(cfg)
+    metric = cfg.get("optimized_metric")
+    return metrics.get(metric) if metric else None
+
+
+if __name__ == "__main__":
+    main()
