@@ -1,0 +1,61 @@
+# rnnpipe: every workflow is a make target. `make` alone lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 5000
+MODEL ?= models:/rnnpipe-sentiment/latest
+ARGS ?=
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(STAMP) ## create .venv and install rnnpipe with its dev tools (torch 2.13.0 CPU)
+
+train: $(STAMP) ## train the default experiment (sentiment, bundled sample), log it to MLflow
+	$(BIN)/rnnpipe-train $(ARGS)
+
+sweep: $(STAMP) ## Hydra multirun, hidden size x nonlinearity: one MLflow run per job, one sweep id
+	$(BIN)/rnnpipe-train --multirun experiment=sentiment model.hidden_size=64,128 model.nonlinearity=tanh,relu $(ARGS)
+
+evaluate: $(STAMP) ## score MODEL (checkpoint or MLflow URI) on DATA=<file in the task's format>
+	$(BIN)/rnnpipe-evaluate model_uri=$(MODEL) data_path=$(DATA) $(ARGS)
+
+predict: $(STAMP) ## predict with MODEL for TEXT="..." (or ARGS=input_path=<file>)
+	$(BIN)/rnnpipe-predict model_uri=$(MODEL) $(if $(TEXT),'texts=["$(TEXT)"]') $(ARGS)
+
+ui: $(STAMP) ## MLflow UI for the embedded store on http://127.0.0.1:5000 (PORT=... to change)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(PORT)
+
+bench: $(STAMP) ## RNN speed against PyTorch's own RNN (ratios, same process), JSON in bench/results/
+	$(BIN)/python scripts/bench_rnn.py $(ARGS)
+
+test: $(STAMP) ## run the whole test suite (slow tests included)
+	$(BIN)/pytest $(ARGS)
+
+lint: $(STAMP) ## ruff: lint and format check
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+format: $(STAMP) ## ruff: fix what can be fixed, format
+	$(BIN)/ruff check --fix src tests scripts
+	$(BIN)/ruff format src tests scripts
+
+clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .venv)
+	rm -rf outputs multirun .pytest_cache .ruff_cache build dist src/*.egg-info
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
+
+distclean: clean ## clean, and remove .venv too (the MLflow store stays)
+	rm -rf $(VENV)
+
+.PHONY: help install train sweep evaluate predict ui bench test lint format clean distclean
