@@ -25,6 +25,15 @@ install: $(STAMP) ## create .venv and install rnnpipe with its dev tools (torch 
 train: $(STAMP) ## train the default experiment (sentiment, bundled sample), log it to MLflow
 	$(BIN)/rnnpipe-train $(ARGS)
 
+train-ner: $(STAMP) ## named-entity recognition (bidirectional RNN tagger), bundled CoNLL sample
+	$(BIN)/rnnpipe-train experiment=ner $(ARGS)
+
+train-translation: $(STAMP) ## English->German encoder-decoder with attention, bundled Multi30k sample
+	$(BIN)/rnnpipe-train experiment=translation $(ARGS)
+
+train-generation: $(STAMP) ## one-to-many: generate reviews for a sentiment label (truncated BPTT)
+	$(BIN)/rnnpipe-train experiment=generation $(ARGS)
+
 sweep: $(STAMP) ## Hydra multirun, hidden size x nonlinearity: one MLflow run per job, one sweep id
 	$(BIN)/rnnpipe-train --multirun experiment=sentiment model.hidden_size=64,128 model.nonlinearity=tanh,relu $(ARGS)
 
@@ -58,4 +67,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install train sweep evaluate predict ui bench test lint format clean distclean
+.PHONY: help install train train-ner train-translation train-generation sweep evaluate predict ui bench test lint format clean distclean

@@ -53,7 +53,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         if tracked:
             reports_dir = Path(cfg.paths.run_dir) / "reports"
             module.write_test_reports(reports_dir)
-            logger.experiment.log_artifacts(logger.run_id, str(reports_dir))
+            tracking.log_outputs(logger, module, None, reports_dir)
 
     print()
     print(f"{module.task_name} model {cfg.model_uri} on {data_path}:")

@@ -161,8 +161,11 @@ def failure_marks_run(logger: MLFlowLogger | None) -> Iterator[None]:
 def log_outputs(
     logger: MLFlowLogger, module: TaskModule, checkpoint: str | Path | None, reports_dir: Path
 ) -> None:
-    """Best checkpoint, fitted tokenizers and the test reports (plots/, predictions/)."""
+    """Best checkpoint, fitted tokenizers, the test reports (plots/, predictions/) and the
+    module's scoring tags."""
     client, run_id = logger.experiment, logger.run_id
+    for key, value in module.report_tags().items():
+        client.set_tag(run_id, key, value)
     if checkpoint:
         client.log_artifact(run_id, str(checkpoint), "checkpoints")
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,12 +6,17 @@ from pathlib import Path
 
 import torch
 
+from hydra.utils import get_class
+
 from rnnpipe.errors import RnnpipeError
 from rnnpipe.tasks.base import CHECKPOINT_KEY, TaskModule
-from rnnpipe.tasks.classifier import SentimentClassifier
 
-TASKS: dict[str, type[TaskModule]] = {
-    SentimentClassifier.task_name: SentimentClassifier,
+# task name (saved in every checkpoint) -> its module class, imported only when needed
+TASKS: dict[str, str] = {
+    "sentiment": "rnnpipe.tasks.classifier.SentimentClassifier",
+    "ner": "rnnpipe.tasks.tagger.EntityTagger",
+    "translation": "rnnpipe.tasks.seq2seq.Translator",
+    "generation": "rnnpipe.tasks.generator.ReviewGenerator",
 }
 
 
@@ -33,5 +38,6 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> TaskModule:
         raise RnnpipeError(
             f"{path}: expected an rnnpipe checkpoint naming one of {sorted(TASKS)}, got {task!r}"
         )
-    module = TASKS[task].load_from_checkpoint(path, map_location=map_location, weights_only=True)
+    task_class = get_class(TASKS[task])
+    module = task_class.load_from_checkpoint(path, map_location=map_location, weights_only=True)
     return module.eval()

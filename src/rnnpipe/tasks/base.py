@@ -91,6 +91,10 @@ class TaskModule(L.LightningModule):
         """A small input frame: the MLflow signature and input example are made from it."""
         raise NotImplementedError
 
+    def report_tags(self) -> dict[str, str]:
+        """Tags that describe how the last test run was scored (e.g. a sacreBLEU signature)."""
+        return {}
+
     def write_test_reports(self, directory: Path) -> list[Path]:
         """Write what the last test run found (plots, prediction files) under ``directory``."""
         return []
