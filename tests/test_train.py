@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import mlflow
@@ -53,6 +54,16 @@ def test_training_records_params_metrics_artifacts_and_model(trained_run, tmp_pa
     )
     assert len(tags["mlflow.source.git.commit"].split("-")[0]) in (40, len("unknown"))
     assert "rnnpipe.command" in tags
+
+    sample = Path(cfg.data.path)
+    assert tags["rnnpipe.data.reviews.path"] == str(sample)
+    assert tags["rnnpipe.data.reviews.sha256"] == hashlib.sha256(sample.read_bytes()).hexdigest()
+    assert tags["rnnpipe.data.reviews.lines"] == "321"  # header + 320 reviews
+    [dataset_input] = run.inputs.dataset_inputs
+    assert dataset_input.dataset.name == "reviews_sample.tsv"
+    assert dataset_input.dataset.digest == tags["rnnpipe.data.reviews.sha256"][:10]
+    assert "cores" in tags["rnnpipe.hardware"]
+    assert run.data.metrics["time/fit_seconds"] > 0
 
     for name in ("train/loss", "val/loss", "val/acc", "val/f1", "test/acc", "test/f1", "test/loss"):
         assert name in run.data.metrics, name

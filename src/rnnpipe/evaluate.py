@@ -43,6 +43,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         tracking.start_run(
             logger,
             cfg,
+            trainer,
+            datamodule.input_files(),
             extra_tags={
                 "rnnpipe.evaluated_model": str(cfg.model_uri),
                 "rnnpipe.evaluated_data": str(data_path.resolve()),

@@ -11,6 +11,8 @@ A training run is one MLflow run in the task's experiment (``sentiment``, ``ner`
 
 from __future__ import annotations
 
+import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -24,15 +26,19 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.pytorch.loggers import MLFlowLogger
-from mlflow.entities import Param, RunTag
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.data.sources import LocalArtifactDatasetSource
+from mlflow.entities import DatasetInput, InputTag, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from omegaconf import DictConfig, OmegaConf
 
 from rnnpipe.config import PROJECT_ROOT
+from rnnpipe.data.text_file import count_lines, sha256_of
 from rnnpipe.errors import RnnpipeError
 from rnnpipe.tasks import TaskModule, load_checkpoint
 
@@ -120,15 +126,24 @@ def run_tags(task_name: str) -> dict[str, str]:
     return tags
 
 
-def start_run(logger: MLFlowLogger, cfg: DictConfig, extra_tags: Mapping[str, str] = ()) -> str:
-    """Create the run behind ``logger`` and record the config and provenance; return its id."""
+def start_run(
+    logger: MLFlowLogger,
+    cfg: DictConfig,
+    trainer: Any,
+    data_files: Mapping[str, Path],
+    extra_tags: Mapping[str, str] = (),
+) -> str:
+    """Create the run behind ``logger`` and record the config and provenance: params, tags, the
+    hardware, the data files read; ``cfg.results_row`` marks a run for the README's results
+    table (``make results``). Returns the run id."""
     check_reachable(logger._tracking_uri)
     client, run_id = logger.experiment, logger.run_id
     config = OmegaConf.to_container(cfg, resolve=True)
     params = [Param(key, value) for key, value in flatten(config).items()]
-    tags = [
-        RunTag(key, value) for key, value in {**run_tags(cfg.task_name), **dict(extra_tags)}.items()
-    ]
+    tags = run_tags(cfg.task_name) | {"rnnpipe.hardware": hardware_description(trainer)}
+    if cfg.get("results_row"):
+        tags["rnnpipe.results_row"] = str(cfg.results_row)
+    tags = [RunTag(key, value) for key, value in (tags | dict(extra_tags)).items()]
     for start in range(0, max(len(params), 1), 100):  # MLflow takes at most 100 params a call
         client.log_batch(
             run_id, params=params[start : start + 100], tags=tags if start == 0 else []
@@ -137,7 +152,49 @@ def start_run(logger: MLFlowLogger, cfg: DictConfig, extra_tags: Mapping[str, st
         path = Path(tmp) / "config.yaml"
         path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
         client.log_artifact(run_id, str(path), "config")
+    log_data_inputs(logger, data_files)
     return run_id
+
+
+def log_data_inputs(logger: MLFlowLogger, files: Mapping[str, Path]) -> None:
+    """Record exactly which data a run read: path, line count and SHA-256 of every input file,
+    as tags (``rnnpipe.data.<role>.*``) and as MLflow dataset inputs (the run page's Datasets)."""
+    client, run_id = logger.experiment, logger.run_id
+    tags, inputs = [], []
+    for role, path in files.items():
+        path = Path(path).resolve()
+        sha256, lines = sha256_of(path), count_lines(path)
+        tags += [
+            RunTag(f"rnnpipe.data.{role}.path", str(path)),
+            RunTag(f"rnnpipe.data.{role}.sha256", sha256),
+            RunTag(f"rnnpipe.data.{role}.lines", str(lines)),
+        ]
+        dataset = MetaDataset(
+            LocalArtifactDatasetSource(str(path)), name=path.name, digest=sha256[:10]
+        )
+        inputs.append(
+            DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", role)])
+        )
+    client.log_batch(run_id, tags=tags)
+    if inputs:
+        client.log_inputs(run_id, datasets=inputs)
+
+
+def cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def hardware_description(trainer: Any) -> str:
+    """What the run trained on, for the results table: GPU name or CPU model, cores, threads."""
+    device = trainer.strategy.root_device
+    if device.type == "cuda":
+        return f"{trainer.num_devices} x {torch.cuda.get_device_name(device)}"
+    return f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
 
 
 @contextmanager

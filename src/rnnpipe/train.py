@@ -7,6 +7,7 @@ rnnpipe-train -m model.hidden_size=64,128       # a sweep: one MLflow run per jo
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import hydra
@@ -39,10 +40,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     tracked = isinstance(logger, MLFlowLogger) and trainer.is_global_zero
     if tracked:
-        tracking.start_run(logger, cfg)
+        tracking.start_run(logger, cfg, trainer, datamodule.input_files())
     with tracking.failure_marks_run(logger):
+        started = time.perf_counter()
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        metrics["time/fit_seconds"] = time.perf_counter() - started
         best_checkpoint = (
             trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         )
@@ -56,6 +59,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             )
             metrics.update(test_metrics)
         if tracked:
+            logger.log_metrics({"time/fit_seconds": metrics["time/fit_seconds"]})
             reports_dir = Path(cfg.paths.run_dir) / "reports"
             model.write_test_reports(reports_dir)
             tracking.log_outputs(logger, model, best_checkpoint, reports_dir)

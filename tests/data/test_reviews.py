@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 from collections import Counter
 
 import pytest
@@ -11,6 +12,7 @@ from conftest import SAMPLE_DATA
 
 from rnnpipe.data.reviews import Review, ReviewsDataModule, read_reviews
 from rnnpipe.data.splits import stratified_split
+from rnnpipe.data.text_file import count_lines, sha256_of
 from rnnpipe.errors import DataFormatError
 
 
@@ -138,3 +140,14 @@ def test_restored_state_evaluates_a_new_file_without_refitting(write_reviews):
     unk = fitted.tokenizer.token_to_id("<unk>")
     assert batch["tokens"].tolist() == [[fitted.tokenizer.token_to_id("good"), unk]]
     assert torch.equal(batch["labels"], torch.tensor([1]))
+
+
+def test_line_count_and_checksum_of_plain_and_gzipped_files(tmp_path):
+    plain = tmp_path / "a.txt"
+    plain.write_bytes(b"one\ntwo\nthree")  # no final newline: still three lines
+    packed = tmp_path / "a.txt.gz"
+    packed.write_bytes(gzip.compress(b"one\ntwo\n"))
+    assert count_lines(plain) == 3
+    assert count_lines(packed) == 2
+    assert sha256_of(plain) == hashlib.sha256(b"one\ntwo\nthree").hexdigest()
+    assert sha256_of(packed) == hashlib.sha256(packed.read_bytes()).hexdigest()  # as stored

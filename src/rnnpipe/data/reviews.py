@@ -104,6 +104,13 @@ class ReviewsDataModule(L.LightningDataModule):
         if state:
             self.tokenizer = Tokenizer.from_str(state["tokenizers"]["tokenizer"])
 
+    def input_files(self) -> dict[str, Path]:
+        """The files ``setup`` read, by role: each MLflow run records them."""
+        if self.tokenizer is not None and "train" not in self.splits and self.test_path:
+            return {"test": Path(self.test_path)}
+        files = {"reviews": Path(self.path)}
+        return files | ({"test": Path(self.test_path)} if self.test_path else {})
+
     def model_kwargs(self) -> dict[str, Any]:
         """What the task module can only know after set-up: vocabulary, labels, padding id."""
         assert self.tokenizer is not None, "call setup('fit') first"

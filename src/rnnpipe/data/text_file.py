@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,3 +36,23 @@ def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
                 yield number, text.rstrip("\r\n")
     except (gzip.BadGzipFile, EOFError) as error:
         raise DataFormatError(path, None, "a complete gzip file", str(error)) from None
+
+
+def sha256_of(path: str | Path) -> str:
+    """SHA-256 of the file's bytes as stored (for ``.gz``, of the compressed file)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def count_lines(path: str | Path) -> int:
+    """Lines of text in the file (decompressed for ``.gz``); a last line without ``\\n`` counts."""
+    opener = gzip.open if Path(path).suffix == ".gz" else open
+    lines, last = 0, b"\n"
+    with opener(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-
 from hydra.utils import get_class
 
 from rnnpipe.errors import RnnpipeError
