@@ -37,6 +37,13 @@ train-generation: $(STAMP) ## one-to-many: generate reviews for a sentiment labe
 sweep: $(STAMP) ## Hydra multirun, hidden size x nonlinearity: one MLflow run per job, one sweep id
 	$(BIN)/rnnpipe-train --multirun experiment=sentiment model.hidden_size=64,128 model.nonlinearity=tanh,relu $(ARGS)
 
+TASK ?= sentiment
+tune: $(STAMP) ## Optuna search for TASK=sentiment|ner|translation|generation (resumable, pruned)
+	$(BIN)/rnnpipe-tune experiment=$(TASK) hparams_search=$(TASK)_optuna $(ARGS)
+
+data: $(STAMP) ## download Multi30k (verified), check CoNLL-2003 / reviews placed by hand (data/raw/)
+	$(BIN)/rnnpipe-data $(ARGS)
+
 evaluate: $(STAMP) ## score MODEL (checkpoint or MLflow URI) on DATA=<file in the task's format>
 	$(BIN)/rnnpipe-evaluate model_uri=$(MODEL) data_path=$(DATA) $(ARGS)
 
@@ -67,4 +74,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install train train-ner train-translation train-generation sweep evaluate predict ui bench test lint format clean distclean
+.PHONY: help install train train-ner train-translation train-generation sweep tune data evaluate predict ui bench test lint format clean distclean

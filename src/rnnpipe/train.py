@@ -8,6 +8,7 @@ rnnpipe-train -m model.hidden_size=64,128       # a sweep: one MLflow run per jo
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
@@ -21,8 +22,11 @@ from rnnpipe.config import CONFIG_DIR
 from rnnpipe.errors import reported_in_one_line
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit on the train split, select on val, test the best checkpoint; return all metrics."""
+def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[str, float]:
+    """Fit on the train split, select on val, test the best checkpoint; return all metrics.
+
+    ``extra_callbacks`` join the configured ones (a tuner adds its pruning callback this way).
+    """
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
@@ -36,6 +40,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     )
     logger = instantiate(cfg.logger) if cfg.get("logger") else None
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c]
+    callbacks += list(extra_callbacks)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger or False)
 
     tracked = isinstance(logger, MLFlowLogger) and trainer.is_global_zero
