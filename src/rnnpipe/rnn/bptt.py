@@ -16,6 +16,8 @@ own last valid step; its outputs are reversed back before they are returned.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -60,6 +62,22 @@ def autograd_layer(
     return torch.cat(outputs, dim=-1), torch.stack(finals)
 
 
+def running(step: Tensor, active: int) -> Tensor:
+    """The first ``active`` rows of a ``(B, H)`` or ``(D, B, H)`` step: the sequences running."""
+    return step if active == step.shape[-2] else step[..., :active, :]
+
+
+def step_views(buffer: Tensor, w_hh: Tensor) -> tuple[tuple[Tensor, ...], Tensor, Callable]:
+    """Steps of a ``(D, T, B, H)`` buffer, ``W_hh`` and the in-place matmul that applies it.
+
+    One direction gets ``(B, H)`` steps and ``addmm_``; two get ``(D, B, H)`` steps and one
+    ``baddbmm_`` for both (which copies its output on every call, where ``addmm_`` does not).
+    """
+    if buffer.shape[0] == 1:
+        return buffer[0].unbind(0), w_hh[0], Tensor.addmm_
+    return buffer.unbind(1), w_hh, Tensor.baddbmm_
+
+
 class ManualBPTT(torch.autograd.Function):
     """One layer with its backward written out: BPTT as a reverse walk over the kept states.
 
@@ -67,49 +85,49 @@ class ManualBPTT(torch.autograd.Function):
 
         da_t = (dy_t + da_{t+1} W_hh) * f'(a_t)        f'(a_t) = 1 - h_t^2 (tanh), [h_t > 0] (ReLU)
 
-    then forms each gradient over all steps at once:
+    then forms each gradient with one matmul over all steps:
 
         dW_hh = sum_t da_t^T h_{t-1}    dW_ih = sum_t da_t^T x_t    db = sum_t da_t
         dx_t  = da_t W_ih               dh0   = da_0 W_hh
 
-    Both directions run side by side: their weights stacked to ``(D, H, H)``, one batched
-    matmul per step. Not twice differentiable.
+    Both directions step side by side, one batched matmul per step with W_hh stacked to
+    ``(D, H, H)``. Not twice differentiable.
     """
 
     @staticmethod
     def forward(ctx, x, h0, packing: Packing, nonlinearity: str, *weights):
         steps, batch, features = x.shape
         directions, _, hidden = h0.shape
-        w_ih = torch.stack(weights[0::4])  # (D, H, I)
-        w_hh = torch.stack(weights[1::4])  # (D, H, H)
-        has_bias = weights[2] is not None
-        x = x.reshape(steps * batch, features)
+        per_direction = [weights[i : i + 4] for i in range(0, len(weights), 4)]
+        # Each direction reads its own steps: the reverse one each sequence reversed.
+        inputs = [x] if directions == 1 else [x, packing.reverse(x)]
+        inputs = [steps_x.reshape(steps * batch, features) for steps_x in inputs]
 
-        # h[:, 0] = h0 and h[:, t + 1] = h_t. It first holds W_ih x_t + b for every step at once,
+        # h[d, 0] = h0 and h[d, t + 1] = h_t. It first holds W_ih x_t + b for every step at once,
         # then the loop adds W_hh h_{t-1} and applies f in place, step by step.
         h = x.new_empty(directions, steps + 1, batch, hidden)
         h[:, 0] = h0
-        projection = h[:, 1:].view(directions, steps * batch, hidden)
-        x_per_direction = x.expand(directions, *x.shape)
-        if has_bias:
-            bias = torch.stack(weights[2::4]) + torch.stack(weights[3::4])  # (D, H)
-            torch.baddbmm(bias[:, None], x_per_direction, w_ih.mT, out=projection)
-        else:
-            torch.bmm(x_per_direction, w_ih.mT, out=projection)
-        if directions == 2:
-            h[1, 1:] = packing.reverse(h[1, 1:])
+        for d, (x_d, (w_ih, _, b_ih, b_hh)) in enumerate(zip(inputs, per_direction, strict=True)):
+            projection = h[d, 1:].view(steps * batch, hidden)
+            if b_ih is None:
+                torch.mm(x_d, w_ih.t(), out=projection)
+            else:
+                torch.addmm(b_ih + b_hh, x_d, w_ih.t(), out=projection)
 
+        w_hh = stack_directions(weights[1::4])
         activation_ = ACTIVATIONS_INPLACE[nonlinearity]
-        w_hh_t = w_hh.mT
+        h_steps, w_hh_t, matmul_ = step_views(h, w_hh.mT)  # h_steps[t + 1] is h_t
         for t, active in enumerate(packing.batch_sizes):
-            activation_(h[:, t + 1, :active].baddbmm_(h[:, t, :active], w_hh_t))
+            h_t = running(h_steps[t + 1], active)
+            activation_(matmul_(h_t, running(h_steps[t], active), w_hh_t))
         if packing.padding is not None:
             h[:, 1:].masked_fill_(packing.padding[:, :, None], 0.0)
 
-        ctx.save_for_backward(x, h, w_ih, w_hh)
-        ctx.packing, ctx.nonlinearity, ctx.has_bias = packing, nonlinearity, has_bias
+        ctx.save_for_backward(h, *inputs, *weights)
+        ctx.packing, ctx.nonlinearity = packing, nonlinearity
         states = h[:, 1:]
-        h_n = states[:, packing.last_steps()[0], packing.last_steps()[1]]
+        time, rows = packing.last_steps()
+        h_n = states[:, time, rows]
         if directions == 1:
             return states[0], h_n
         return torch.cat((states[0], packing.reverse(states[1])), dim=-1), h_n
@@ -117,10 +135,13 @@ class ManualBPTT(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output, grad_h_n):
-        x, h, w_ih, w_hh = ctx.saved_tensors
+        h, *saved = ctx.saved_tensors
         packing: Packing = ctx.packing
         directions, steps_plus_one, batch, hidden = h.shape
         steps = steps_plus_one - 1
+        inputs, weights = saved[:directions], saved[directions:]
+        per_direction = [weights[i : i + 4] for i in range(0, len(weights), 4)]
+        w_hh = stack_directions(weights[1::4])
         states = h[:, 1:]
 
         # f'(a_t), zero at padding so padded steps pass no gradient.
@@ -130,32 +151,39 @@ class ManualBPTT(torch.autograd.Function):
 
         # grad holds dL/dh_t from above (the output's and h_n's gradient), in each direction's
         # step order, then becomes da_t in place as the walk goes back.
-        grad = grad_output.view(steps, batch, directions, hidden).permute(2, 0, 1, 3).contiguous()
+        grad = grad_output.reshape(steps, batch, directions, hidden).permute(2, 0, 1, 3)
+        grad = grad.contiguous()
         if directions == 2:
             grad[1] = packing.reverse(grad[1])
         time, rows = packing.last_steps()
         grad[:, time, rows] += grad_h_n
-        for t in reversed(range(steps)):
-            if t + 1 < steps:
-                active = packing.batch_sizes[t + 1]
-                grad[:, t, :active].baddbmm_(grad[:, t + 1, :active], w_hh)
-            grad[:, t].mul_(slope[:, t])
+        grad_steps, w_hh_per_step, matmul_ = step_views(grad, w_hh)
+        slope_steps = step_views(slope, w_hh)[0]
+        grad_steps[-1].mul_(slope_steps[-1])
+        for t in reversed(range(steps - 1)):
+            active = packing.batch_sizes[t + 1]  # the rows that step t + 1 fed back through W_hh
+            matmul_(
+                running(grad_steps[t], active), running(grad_steps[t + 1], active), w_hh_per_step
+            )
+            grad_steps[t].mul_(slope_steps[t])
 
-        grad_a = grad.view(directions, steps * batch, hidden)
-        grad_w_hh = torch.bmm(grad_a.mT, h[:, :-1].reshape(directions, steps * batch, hidden))
         grad_h0 = torch.bmm(grad[:, 0], w_hh) if ctx.needs_input_grad[1] else None
-        if directions == 2:
-            grad[1] = packing.reverse(grad[1])  # back to input order for W_ih, b and x
-        grad_w_ih = torch.bmm(grad_a.mT, x.expand(directions, *x.shape))
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.bmm(grad_a, w_ih).sum(0).view(steps, batch, -1)
-        grad_bias = grad_a.sum(1) if ctx.has_bias else [None] * directions
-
-        grad_weights = []
-        for d in range(directions):
-            grad_weights += [grad_w_ih[d], grad_w_hh[d], grad_bias[d], grad_bias[d]]
+        grad_a = grad.view(directions, steps * batch, hidden)
+        h_prev = h[:, :-1].reshape(directions, steps * batch, hidden)
+        grad_x, grad_weights = None, []
+        for d, (x_d, (w_ih, _, b_ih, _)) in enumerate(zip(inputs, per_direction, strict=True)):
+            grad_bias = None if b_ih is None else grad_a[d].sum(0)
+            grad_weights += [grad_a[d].t() @ x_d, grad_a[d].t() @ h_prev[d], grad_bias, grad_bias]
+            if ctx.needs_input_grad[0]:
+                grad_x_d = (grad_a[d] @ w_ih).view(steps, batch, -1)
+                grad_x_d = grad_x_d if d == 0 else packing.reverse(grad_x_d)
+                grad_x = grad_x_d if grad_x is None else grad_x.add_(grad_x_d)
         return grad_x, grad_h0, None, None, *grad_weights
+
+
+def stack_directions(tensors: tuple[Tensor, ...]) -> Tensor:
+    """``(D, ...)`` from one tensor per direction; a view, not a copy, for one direction."""
+    return tensors[0][None] if len(tensors) == 1 else torch.stack(tensors)
 
 
 def manual_layer(

@@ -17,16 +17,23 @@ from torch import Tensor
 class Packing:
     """The step plan of one batch of ``B`` sequences padded to ``T`` steps.
 
+    For a batch where every sequence runs all ``T`` steps, only ``batch_sizes`` is set and the
+    batch stays in its order.
+
     Attributes:
         batch_sizes: active rows at each step, non-increasing (length ``T``).
-        order: ``(B,)`` row of the original batch at each sorted position; None when every
-            sequence is full length and the batch stays as it is.
-        lengths: ``(B,)`` sorted lengths on the data's device; None for full length.
+        order: ``(B,)`` the original row at each sorted position.
+        lengths: ``(B,)`` sorted lengths.
+        padding: ``(T, B)`` True at padded steps (time-major, sorted).
+        reverse_index: ``(T, B)`` the step each step reads when a sequence is reversed in time
+            within its own length; padded steps read themselves.
     """
 
     batch_sizes: list[int]
     order: Tensor | None = None
     lengths: Tensor | None = None
+    padding: Tensor | None = None
+    reverse_index: Tensor | None = None
 
     @classmethod
     def full(cls, batch_size: int, seq_len: int) -> Packing:
@@ -36,22 +43,21 @@ class Packing:
     @classmethod
     def from_lengths(cls, lengths: Tensor, seq_len: int, device: torch.device) -> Packing:
         """Sort by ``lengths`` (a CPU integer tensor, each in ``[1, seq_len]``), longest first."""
-        sorted_lengths, order = torch.sort(lengths, descending=True, stable=True)
-        steps = torch.arange(seq_len)
-        batch_sizes = (sorted_lengths[None, :] > steps[:, None]).sum(dim=1).tolist()
-        return cls(batch_sizes, order.to(device), sorted_lengths.to(device))
+        lengths, order = torch.sort(lengths, descending=True, stable=True)
+        steps = torch.arange(seq_len)[:, None]
+        padding = steps >= lengths
+        reverse_index = torch.where(padding, steps, lengths - 1 - steps)
+        return cls(
+            batch_sizes=(~padding).sum(dim=1).tolist(),
+            order=order.to(device),
+            lengths=lengths.to(device),
+            padding=padding.to(device),
+            reverse_index=reverse_index.to(device),
+        )
 
     @property
     def batch_size(self) -> int:
         return self.batch_sizes[0] if self.batch_sizes else 0
-
-    @property
-    def padding(self) -> Tensor | None:
-        """``(T, B)`` True at padded steps (time-major, sorted); None for full length."""
-        if self.lengths is None:
-            return None
-        steps = torch.arange(len(self.batch_sizes), device=self.lengths.device)
-        return steps[:, None] >= self.lengths[None, :]
 
     def sort(self, batch: Tensor, dim: int = 0) -> Tensor:
         """Rows of ``batch`` along ``dim`` in sorted order."""
@@ -69,12 +75,10 @@ class Packing:
         The reverse direction of a bidirectional layer then runs forward over these steps, with
         the same shrinking batch, starting at each sequence's own last valid step.
         """
-        if self.lengths is None:
+        if self.reverse_index is None:
             return steps.flip(0)
-        t = torch.arange(len(self.batch_sizes), device=steps.device)[:, None]
-        source = torch.where(t < self.lengths, self.lengths - 1 - t, t)  # (T, B)
-        source = source.view(*source.shape, *[1] * (steps.dim() - 2)).expand_as(steps)
-        return steps.gather(0, source)
+        index = self.reverse_index.view(*self.reverse_index.shape, *[1] * (steps.dim() - 2))
+        return steps.gather(0, index.expand_as(steps))
 
     def last_steps(self) -> tuple[Tensor | int, Tensor | slice]:
         """Index ``(time, batch)`` of each sequence's last valid step, for ``(..., T, B, H)``.
