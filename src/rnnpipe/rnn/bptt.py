@@ -21,7 +21,6 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from rnnpipe.rnn.packing import Packing
 
@@ -91,7 +90,7 @@ class ManualBPTT(torch.autograd.Function):
         dx_t  = da_t W_ih               dh0   = da_0 W_hh
 
     Both directions step side by side, one batched matmul per step with W_hh stacked to
-    ``(D, H, H)``. Not twice differentiable.
+    ``(D, H, H)``. Not twice differentiable: backward with ``create_graph=True`` is refused.
     """
 
     @staticmethod
@@ -133,8 +132,12 @@ class ManualBPTT(torch.autograd.Function):
         return torch.cat((states[0], packing.reverse(states[1])), dim=-1), h_n
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_output, grad_h_n):
+        if torch.is_grad_enabled():  # backward(create_graph=True): a graph of this backward
+            raise RuntimeError(
+                "VanillaRNN(bptt='manual') is not twice differentiable; use bptt='autograd' "
+                "for higher-order gradients"
+            )
         h, *saved = ctx.saved_tensors
         packing: Packing = ctx.packing
         directions, steps_plus_one, batch, hidden = h.shape
