@@ -61,20 +61,63 @@ def autograd_layer(
     return torch.cat(outputs, dim=-1), torch.stack(finals)
 
 
-def running(step: Tensor, active: int) -> Tensor:
-    """The first ``active`` rows of a ``(B, H)`` or ``(D, B, H)`` step: the sequences running."""
-    return step if active == step.shape[-2] else step[..., :active, :]
+def manual_layer(
+    x: Tensor, h0: Tensor, packing: Packing, nonlinearity: str, weights: list[Weights]
+) -> tuple[Tensor, Tensor]:
+    """The hand-written BPTT engine (see ``ManualBPTT``); inference skips building a graph."""
+    flat_weights = [w for direction in weights for w in direction]
+    if torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x, h0, *flat_weights)
+    ):
+        return ManualBPTT.apply(x, h0, packing, nonlinearity, *flat_weights)
+    h, _ = forward_states(x, h0, packing, nonlinearity, weights)
+    return layer_outputs(h, packing)
 
 
-def step_views(buffer: Tensor, w_hh: Tensor) -> tuple[tuple[Tensor, ...], Tensor, Callable]:
-    """Steps of a ``(D, T, B, H)`` buffer, ``W_hh`` and the in-place matmul that applies it.
+def forward_states(
+    x: Tensor, h0: Tensor, packing: Packing, nonlinearity: str, weights: list[Weights]
+) -> tuple[Tensor, list[Tensor]]:
+    """Every state of one layer, computed in place: h_t = f(W_ih x_t + b + W_hh h_{t-1}).
 
-    One direction gets ``(B, H)`` steps and ``addmm_``; two get ``(D, B, H)`` steps and one
-    ``baddbmm_`` for both (which copies its output on every call, where ``addmm_`` does not).
+    Returns ``h`` of shape ``(D, T + 1, B, H)`` with ``h[d, 0] = h0`` and ``h[d, t + 1] = h_t``
+    in each direction's step order (zeros at padding), and each direction's input steps as
+    ``(T * B, I)``: ``x``, and for the reverse direction each sequence reversed.
     """
-    if buffer.shape[0] == 1:
-        return buffer[0].unbind(0), w_hh[0], Tensor.addmm_
-    return buffer.unbind(1), w_hh, Tensor.baddbmm_
+    steps, batch, features = x.shape
+    directions, _, hidden = h0.shape
+    inputs = [x] if directions == 1 else [x, packing.reverse(x)]
+    inputs = [x_d.reshape(steps * batch, features) for x_d in inputs]
+
+    # h first holds W_ih x_t + b of every step, one matmul per direction; the loop then adds
+    # W_hh h_{t-1} and applies f, one step at a time, on the sequences still running.
+    h = x.new_empty(directions, steps + 1, batch, hidden)
+    h.select(1, 0).copy_(h0)
+    for d, (x_d, (w_ih, _, b_ih, b_hh)) in enumerate(zip(inputs, weights, strict=True)):
+        projection = h[d, 1:].view(steps * batch, hidden)
+        if b_ih is None:
+            torch.mm(x_d, w_ih.t(), out=projection)
+        else:
+            torch.addmm(b_ih + b_hh, x_d, w_ih.t(), out=projection)
+
+    activation_ = ACTIVATIONS_INPLACE[nonlinearity]
+    w_hh = stack_directions([w_hh for _, w_hh, _, _ in weights])
+    h_steps, w_hh_t, matmul_ = step_views(h, w_hh.mT)  # h_steps[t + 1] is h_t
+    for t, active in enumerate(packing.batch_sizes):
+        h_t = running(h_steps[t + 1], active)
+        activation_(matmul_(h_t, running(h_steps[t], active), w_hh_t))
+    if packing.padding is not None:
+        h[:, 1:].masked_fill_(packing.padding[:, :, None], 0.0)
+    return h, inputs
+
+
+def layer_outputs(h: Tensor, packing: Packing) -> tuple[Tensor, Tensor]:
+    """``(output (T, B, D*H), h_n (D, B, H))`` from the states of :func:`forward_states`."""
+    states = h[:, 1:]
+    time, rows = packing.last_steps()
+    h_n = states[:, time, rows]
+    if h.shape[0] == 1:
+        return states[0], h_n
+    return torch.cat((states[0], packing.reverse(states[1])), dim=-1), h_n
 
 
 class ManualBPTT(torch.autograd.Function):
@@ -94,42 +137,12 @@ class ManualBPTT(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, h0, packing: Packing, nonlinearity: str, *weights):
-        steps, batch, features = x.shape
-        directions, _, hidden = h0.shape
-        per_direction = [weights[i : i + 4] for i in range(0, len(weights), 4)]
-        # Each direction reads its own steps: the reverse one each sequence reversed.
-        inputs = [x] if directions == 1 else [x, packing.reverse(x)]
-        inputs = [steps_x.reshape(steps * batch, features) for steps_x in inputs]
-
-        # h[d, 0] = h0 and h[d, t + 1] = h_t. It first holds W_ih x_t + b for every step at once,
-        # then the loop adds W_hh h_{t-1} and applies f in place, step by step.
-        h = x.new_empty(directions, steps + 1, batch, hidden)
-        h[:, 0] = h0
-        for d, (x_d, (w_ih, _, b_ih, b_hh)) in enumerate(zip(inputs, per_direction, strict=True)):
-            projection = h[d, 1:].view(steps * batch, hidden)
-            if b_ih is None:
-                torch.mm(x_d, w_ih.t(), out=projection)
-            else:
-                torch.addmm(b_ih + b_hh, x_d, w_ih.t(), out=projection)
-
-        w_hh = stack_directions(weights[1::4])
-        activation_ = ACTIVATIONS_INPLACE[nonlinearity]
-        h_steps, w_hh_t, matmul_ = step_views(h, w_hh.mT)  # h_steps[t + 1] is h_t
-        for t, active in enumerate(packing.batch_sizes):
-            h_t = running(h_steps[t + 1], active)
-            activation_(matmul_(h_t, running(h_steps[t], active), w_hh_t))
-        if packing.padding is not None:
-            h[:, 1:].masked_fill_(packing.padding[:, :, None], 0.0)
-
-        ctx.save_for_backward(h, *inputs, *weights)
+    def forward(ctx, x, h0, packing: Packing, nonlinearity: str, *flat_weights):
+        weights = [flat_weights[i : i + 4] for i in range(0, len(flat_weights), 4)]
+        h, inputs = forward_states(x, h0, packing, nonlinearity, weights)
+        ctx.save_for_backward(h, *inputs, *flat_weights)
         ctx.packing, ctx.nonlinearity = packing, nonlinearity
-        states = h[:, 1:]
-        time, rows = packing.last_steps()
-        h_n = states[:, time, rows]
-        if directions == 1:
-            return states[0], h_n
-        return torch.cat((states[0], packing.reverse(states[1])), dim=-1), h_n
+        return layer_outputs(h, packing)
 
     @staticmethod
     def backward(ctx, grad_output, grad_h_n):
@@ -142,13 +155,12 @@ class ManualBPTT(torch.autograd.Function):
         packing: Packing = ctx.packing
         directions, steps_plus_one, batch, hidden = h.shape
         steps = steps_plus_one - 1
-        inputs, weights = saved[:directions], saved[directions:]
-        per_direction = [weights[i : i + 4] for i in range(0, len(weights), 4)]
-        w_hh = stack_directions(weights[1::4])
-        states = h[:, 1:]
+        inputs, flat_weights = saved[:directions], saved[directions:]
+        weights = [flat_weights[i : i + 4] for i in range(0, len(flat_weights), 4)]
+        w_hh = stack_directions([w_hh for _, w_hh, _, _ in weights])
 
         # f'(a_t), zero at padding so padded steps pass no gradient.
-        slope = SLOPES[ctx.nonlinearity](states)
+        slope = SLOPES[ctx.nonlinearity](h[:, 1:])
         if packing.padding is not None:
             slope.masked_fill_(packing.padding[:, :, None], 0.0)
 
@@ -165,16 +177,15 @@ class ManualBPTT(torch.autograd.Function):
         grad_steps[-1].mul_(slope_steps[-1])
         for t in reversed(range(steps - 1)):
             active = packing.batch_sizes[t + 1]  # the rows that step t + 1 fed back through W_hh
-            matmul_(
-                running(grad_steps[t], active), running(grad_steps[t + 1], active), w_hh_per_step
-            )
+            da_next = running(grad_steps[t + 1], active)
+            matmul_(running(grad_steps[t], active), da_next, w_hh_per_step)
             grad_steps[t].mul_(slope_steps[t])
 
         grad_h0 = torch.bmm(grad[:, 0], w_hh) if ctx.needs_input_grad[1] else None
         grad_a = grad.view(directions, steps * batch, hidden)
         h_prev = h[:, :-1].reshape(directions, steps * batch, hidden)
         grad_x, grad_weights = None, []
-        for d, (x_d, (w_ih, _, b_ih, _)) in enumerate(zip(inputs, per_direction, strict=True)):
+        for d, (x_d, (w_ih, _, b_ih, _)) in enumerate(zip(inputs, weights, strict=True)):
             grad_bias = None if b_ih is None else grad_a[d].sum(0)
             grad_weights += [grad_a[d].t() @ x_d, grad_a[d].t() @ h_prev[d], grad_bias, grad_bias]
             if ctx.needs_input_grad[0]:
@@ -184,13 +195,22 @@ class ManualBPTT(torch.autograd.Function):
         return grad_x, grad_h0, None, None, *grad_weights
 
 
-def stack_directions(tensors: tuple[Tensor, ...]) -> Tensor:
+def running(step: Tensor, active: int) -> Tensor:
+    """The first ``active`` rows of a ``(B, H)`` or ``(D, B, H)`` step: the sequences running."""
+    return step if active == step.shape[-2] else step[..., :active, :]
+
+
+def step_views(buffer: Tensor, w_hh: Tensor) -> tuple[tuple[Tensor, ...], Tensor, Callable]:
+    """Steps of a ``(D, T, B, H)`` buffer, ``W_hh`` and the in-place matmul that applies it.
+
+    One direction gets ``(B, H)`` steps and ``addmm_``; two get ``(D, B, H)`` steps and one
+    ``baddbmm_`` for both (which copies its output on every call, where ``addmm_`` does not).
+    """
+    if buffer.shape[0] == 1:
+        return buffer[0].unbind(0), w_hh[0], Tensor.addmm_
+    return buffer.unbind(1), w_hh, Tensor.baddbmm_
+
+
+def stack_directions(tensors: list[Tensor]) -> Tensor:
     """``(D, ...)`` from one tensor per direction; a view, not a copy, for one direction."""
     return tensors[0][None] if len(tensors) == 1 else torch.stack(tensors)
-
-
-def manual_layer(
-    x: Tensor, h0: Tensor, packing: Packing, nonlinearity: str, weights: list[Weights]
-) -> tuple[Tensor, Tensor]:
-    """The hand-written BPTT engine (see ``ManualBPTT``)."""
-    return ManualBPTT.apply(x, h0, packing, nonlinearity, *(w for ws in weights for w in ws))
