@@ -47,6 +47,11 @@ def test_x_features_must_match_input_size(rnn):
         rnn(torch.randn(2, 5, 6))
 
 
+def test_x_dtype_must_match_parameters(rnn):
+    with pytest.raises(ValueError, match="x is torch.float64 on cpu but the parameters are"):
+        rnn(torch.randn(2, 5, 3, dtype=torch.float64))
+
+
 def test_h0_shape_is_checked(rnn):
     with pytest.raises(ValueError, match=r"h0 must be .* = \(2, 2, 4\), got \(1, 2, 4\)"):
         rnn(torch.randn(2, 5, 3), torch.zeros(1, 2, 4))

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnpipe.rnn.bptt import autograd_layer, manual_layer
+from rnnpipe.rnn.bptt import Weights, autograd_layer, manual_layer
 from rnnpipe.rnn.packing import Packing
 
 ENGINES = {"manual": manual_layer, "autograd": autograd_layer}
@@ -116,9 +116,7 @@ class VanillaRNN(nn.Module):
         for parameter in self.parameters():
             nn.init.uniform_(parameter, -bound, bound)
 
-    def layer_weights(
-        self, layer: int
-    ) -> list[tuple[Tensor, Tensor, Tensor | None, Tensor | None]]:
+    def layer_weights(self, layer: int) -> list[Weights]:
         """``(W_ih, W_hh, b_ih, b_hh)`` of each direction of ``layer``; biases None without bias."""
         return [
             (
@@ -156,7 +154,7 @@ class VanillaRNN(nn.Module):
         if h0 is None:
             h0 = x.new_zeros(self.num_layers * self.num_directions, batch, self.hidden_size)
 
-        layer_input = packing.sort(x).transpose(0, 1)  # (T, B, I), time-major
+        layer_input = packing.sort(x.transpose(0, 1), dim=1)  # (T, B, I), time-major
         h0 = packing.sort(h0, dim=1)
         run_layer = ENGINES[self.bptt]
         finals = []
@@ -170,7 +168,7 @@ class VanillaRNN(nn.Module):
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 output = F.dropout(output, self.dropout)
             layer_input = output
-        output = packing.unsort(layer_input.transpose(0, 1))
+        output = packing.unsort(layer_input.transpose(0, 1))  # (B, T, D*H)
         h_n = packing.unsort(torch.cat(finals), dim=1)
         return output, h_n
 
@@ -185,6 +183,12 @@ class VanillaRNN(nn.Module):
             )
         if x.shape[1] == 0:
             raise ValueError("x has no time steps")
+        weight = self.weight_ih_l0
+        if x.dtype != weight.dtype or x.device != weight.device:
+            raise ValueError(
+                f"x is {x.dtype} on {x.device} but the parameters are {weight.dtype} on "
+                f"{weight.device}; move one to the other (e.g. rnn.to(x))"
+            )
         if h0 is not None:
             expected = (self.num_layers * self.num_directions, x.shape[0], self.hidden_size)
             if tuple(h0.shape) != expected:
