@@ -53,6 +53,9 @@ predict: $(STAMP) ## predict with MODEL for TEXT="..." (or ARGS=input_path=<file
 ui: $(STAMP) ## MLflow UI for the embedded store on http://127.0.0.1:5000 (PORT=... to change)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(PORT)
 
+server: $(STAMP) ## MLflow tracking server on 127.0.0.1:5000 (PORT=...), SQLite store + artifacts in the project
+	$(BIN)/mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --artifacts-destination $(CURDIR)/mlartifacts --host 127.0.0.1 --port $(PORT)
+
 bench: $(STAMP) ## RNN speed against PyTorch's own RNN (ratios, same process), JSON in bench/results/
 	$(BIN)/python scripts/bench_rnn.py $(ARGS)
 
@@ -74,4 +77,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install train train-ner train-translation train-generation sweep tune data evaluate predict ui bench test lint format clean distclean
+.PHONY: help install train train-ner train-translation train-generation sweep tune data evaluate predict ui server bench test lint format clean distclean

@@ -11,6 +11,7 @@ A training run is one MLflow run in the task's experiment (``sentiment``, ``ner`
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import shlex
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -29,7 +30,9 @@ import mlflow
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from lightning.pytorch.loggers import MLFlowLogger
+from hydra.utils import get_class, instantiate
+from lightning.pytorch.loggers import Logger, MLFlowLogger
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.data.sources import LocalArtifactDatasetSource
 from mlflow.entities import DatasetInput, InputTag, Param, RunTag
@@ -41,6 +44,9 @@ from rnnpipe.config import PROJECT_ROOT
 from rnnpipe.data.text_file import count_lines, sha256_of
 from rnnpipe.errors import RnnpipeError
 from rnnpipe.tasks import TaskModule, load_checkpoint
+from rnnpipe.tasks.base import CHECKPOINT_KEY
+
+log = logging.getLogger(__name__)
 
 PYFUNC_MODEL_FILE = Path(__file__).with_name("pyfunc_model.py")
 PACKAGE_DIR = Path(__file__).parent
@@ -55,6 +61,61 @@ SERVING_REQUIREMENTS = (
     "matplotlib",
 )
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on one param value
+
+
+class ResilientMLFlowLogger(MLFlowLogger):
+    """Lightning's MLFlowLogger, made to survive the tracking server going away mid-run.
+
+    The first call that fails switches the logger off-line: training carries on and keeps its
+    checkpoints, and everything not recorded from then on is listed in ``unrecorded`` and
+    warned about once. Against a server, MLflow's client is told to give up after seconds, not
+    minutes (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``/``_TIMEOUT``, unless already set).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.unrecorded: list[str] = []
+        if str(self._tracking_uri).startswith(("http://", "https://")):
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+
+    @property
+    def offline(self) -> bool:
+        return bool(self.unrecorded)
+
+    def record(self, what: str, call: Callable[[], Any]) -> Any:
+        """Run ``call`` against MLflow unless off-line; on failure go off-line and note ``what``."""
+        if self.offline:
+            self.unrecorded.append(what)
+            return None
+        try:
+            return call()
+        except MlflowException as error:
+            self.unrecorded.append(what)
+            reason = str(error).splitlines()[0][:200]
+            log.warning(
+                "MLflow at %s failed (%s): %s not recorded; training goes on, checkpoints are kept"
+                " locally and nothing more is sent to MLflow in this run",
+                self._tracking_uri,
+                reason,
+                what,
+            )
+            return None
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any) -> None:
+        self.record("hyperparameters", lambda: MLFlowLogger.log_hyperparams(self, params))
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        what = f"metrics {', '.join(sorted(metrics))} at step {step}"
+        self.record(what, lambda: MLFlowLogger.log_metrics(self, metrics, step))
+
+    @rank_zero_only
+    def finalize(self, status: str = "success") -> None:
+        self.record(
+            f"the run's final status ({status})", lambda: MLFlowLogger.finalize(self, status)
+        )
 
 
 def registered_model_name(task_name: str) -> str:
@@ -212,6 +273,39 @@ def failure_marks_run(logger: MLFlowLogger | None) -> Iterator[None]:
                     file=sys.stderr,
                 )
         raise
+
+
+def record(logger: MLFlowLogger, what: str, call: Callable[[], Any]) -> Any:
+    """``call`` against MLflow; with the resilient logger, a failure is noted, not raised."""
+    if isinstance(logger, ResilientMLFlowLogger):
+        return logger.record(what, call)
+    return call()
+
+
+# -- resuming ------------------------------------------------------------------------------
+def run_id_in_checkpoint(checkpoint: str | Path) -> str | None:
+    """The MLflow run a checkpoint was written by (None for untracked runs)."""
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    return saved.get(CHECKPOINT_KEY, {}).get("tracking_run_id")
+
+
+def make_logger(logger_cfg: DictConfig | None, resume_run_id: str | None = None) -> Logger | None:
+    """The configured logger; an MLflow one continues ``resume_run_id`` when given."""
+    if not logger_cfg:
+        return None
+    if resume_run_id and issubclass(get_class(logger_cfg._target_), MLFlowLogger):
+        return instantiate(logger_cfg, run_id=resume_run_id)
+    return instantiate(logger_cfg)
+
+
+def continue_run(logger: MLFlowLogger, checkpoint: str | Path) -> str:
+    """Reopen the run of a resumed training: same params, its metrics carry on from the
+    checkpoint's step, and a tag says where it resumed from."""
+    check_reachable(logger._tracking_uri)
+    client, run_id = logger.experiment, logger.run_id
+    client.update_run(run_id, status="RUNNING")
+    client.set_tag(run_id, "rnnpipe.resumed_from", str(Path(checkpoint).resolve()))
+    return run_id
 
 
 # -- artifacts -------------------------------------------------------------------------------

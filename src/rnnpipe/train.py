@@ -15,11 +15,11 @@ import hydra
 import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import MLFlowLogger
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from rnnpipe import tracking
 from rnnpipe.config import CONFIG_DIR
-from rnnpipe.errors import reported_in_one_line
+from rnnpipe.errors import RnnpipeError, reported_in_one_line
 
 
 def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[str, float]:
@@ -29,6 +29,12 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     """
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
+    checkpoint = resolve_checkpoint(cfg)
+    if checkpoint and Path(checkpoint).parent.name == "checkpoints":
+        # a resumed run carries on in its own directory, so the checkpoint callbacks find their
+        # saved state (the best score so far) where they left it
+        with open_dict(cfg):
+            cfg.paths.run_dir = str(Path(checkpoint).parent.parent)
 
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
@@ -38,17 +44,20 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
         preprocessing=datamodule.state_dict(),
         data_config=OmegaConf.to_container(cfg.data, resolve=True),
     )
-    logger = instantiate(cfg.logger) if cfg.get("logger") else None
+    resumed_run_id = tracking.run_id_in_checkpoint(checkpoint) if checkpoint else None
+    logger = tracking.make_logger(cfg.get("logger"), resume_run_id=resumed_run_id)
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c]
     callbacks += list(extra_callbacks)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger or False)
 
     tracked = isinstance(logger, MLFlowLogger) and trainer.is_global_zero
-    if tracked:
+    if tracked and resumed_run_id:
+        tracking.continue_run(logger, checkpoint)
+    elif tracked:
         tracking.start_run(logger, cfg, trainer, datamodule.input_files())
     with tracking.failure_marks_run(logger):
         started = time.perf_counter()
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(model, datamodule=datamodule, ckpt_path=checkpoint)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         metrics["time/fit_seconds"] = time.perf_counter() - started
         best_checkpoint = (
@@ -67,17 +76,43 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
             logger.log_metrics({"time/fit_seconds": metrics["time/fit_seconds"]})
             reports_dir = Path(cfg.paths.run_dir) / "reports"
             model.write_test_reports(reports_dir)
-            tracking.log_outputs(logger, model, best_checkpoint, reports_dir)
+            tracking.record(
+                logger,
+                "artifacts (checkpoint, tokenizer, reports)",
+                lambda: tracking.log_outputs(logger, model, best_checkpoint, reports_dir),
+            )
             if best_checkpoint and cfg.get("log_model"):
-                tracking.log_model(
-                    logger, model, best_checkpoint, register=cfg.get("register_model")
+                register = cfg.get("register_model")
+                tracking.record(
+                    logger,
+                    "the pyfunc model",
+                    lambda: tracking.log_model(logger, model, best_checkpoint, register=register),
                 )
     if trainer.is_global_zero:
-        print_summary(cfg, metrics, logger if tracked else None)
+        print_summary(cfg, metrics, logger if tracked else None, best_checkpoint)
     return metrics
 
 
-def print_summary(cfg: DictConfig, metrics: dict[str, float], logger: MLFlowLogger | None) -> None:
+def resolve_checkpoint(cfg: DictConfig) -> str | None:
+    """``ckpt_path``: a file, or ``last`` for the newest ``last.ckpt`` of this task's runs."""
+    requested = cfg.get("ckpt_path")
+    if requested is None:
+        return None
+    if requested == "last":
+        runs = Path(cfg.paths.output_dir) / cfg.task_name
+        candidates = sorted(runs.glob("**/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        if not candidates:
+            raise RnnpipeError(f"ckpt_path=last: expected a last.ckpt under {runs}, found none")
+        print(f"resuming from {candidates[-1]}")
+        return str(candidates[-1])
+    if not Path(requested).is_file():
+        raise RnnpipeError(f"ckpt_path={requested}: expected a checkpoint file, got no such file")
+    return str(requested)
+
+
+def print_summary(
+    cfg: DictConfig, metrics: dict[str, float], logger: MLFlowLogger | None, checkpoint: str
+) -> None:
     print()
     for name in sorted(metrics):
         if name.startswith("test/"):
@@ -86,6 +121,11 @@ def print_summary(cfg: DictConfig, metrics: dict[str, float], logger: MLFlowLogg
         where = f"experiment '{cfg.task_name}' ({cfg.logger.tracking_uri})"
         print(f"MLflow run {logger.run_id} in {where}")
         print("see it with: make ui")
+        unrecorded = getattr(logger, "unrecorded", [])
+        if unrecorded:
+            print(f"warning: {len(unrecorded)} items not recorded in MLflow, from: {unrecorded[0]}")
+    if checkpoint:
+        print(f"best checkpoint: {checkpoint}")
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")

@@ -11,6 +11,7 @@ import torch
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
+from rnnpipe.data.batching import ResumableShuffle
 from rnnpipe.data.splits import stratified_split
 from rnnpipe.data.text_file import read_lines
 from rnnpipe.data.tokenization import PAD, encode_texts, fit_word_tokenizer, pad_batch
@@ -93,6 +94,7 @@ class ReviewsDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.tokenizer: Tokenizer | None = None
         self.splits: dict[str, list[Review]] = {}
+        self.train_sampler: ResumableShuffle | None = None
 
     # -- fitted state: what a trained model needs to read new text ---------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -136,6 +138,7 @@ class ReviewsDataModule(L.LightningDataModule):
             "val": [reviews[i] for i in val],
             "test": read_reviews(self.test_path) if self.test_path else [reviews[i] for i in test],
         }
+        self.train_sampler = ResumableShuffle(len(self.splits["train"]), self.seed)
         if self.tokenizer is None:
             self.tokenizer = fit_word_tokenizer(
                 (r.text for r in self.splits["train"]),
@@ -156,23 +159,26 @@ class ReviewsDataModule(L.LightningDataModule):
             "lines": [r.line for r in reviews],
         }
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str) -> DataLoader:
         if not self.splits.get(split):
             raise RuntimeError(f"the {split} split is empty; check the split fractions")
         return DataLoader(
             self.splits[split],
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=self.train_sampler if split == "train" else None,
+            # a generator of its own: creating a loader's iterator then draws nothing from the
+            # global random state, which an exact resume restores
+            generator=torch.Generator().manual_seed(self.seed),
             collate_fn=self.collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        return self._loader("train")
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._loader("test")

@@ -46,6 +46,8 @@ class TaskModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[CHECKPOINT_KEY] = {
             "task": self.task_name,
+            # the tracking run to continue when training resumes from this checkpoint
+            "tracking_run_id": getattr(self.logger, "run_id", None),
             "preprocessing": self.preprocessing,
             "data_config": self.data_config,
         }

@@ -1,0 +1,35 @@
+"""Callbacks that make a training process fail on purpose, for the fault tests.
+
+They are named in Hydra overrides (``+callbacks.kill._target_=fault_injection.KillAtStep``), so
+the failure happens inside a real ``rnnpipe-train`` process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import lightning as L
+
+
+class KillAtStep(L.Callback):
+    """SIGKILL this process right after optimizer step ``step``: no clean-up code runs."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class StopServerAtStep(L.Callback):
+    """Terminate the process whose pid is in ``pid_file`` (a tracking server) at ``step``."""
+
+    def __init__(self, step: int, pid_file: str):
+        self.step = step
+        self.pid_file = pid_file
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            os.kill(int(open(self.pid_file).read()), signal.SIGKILL)
