@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import lightning as L
 
@@ -32,4 +33,4 @@ class StopServerAtStep(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step == self.step:
-            os.kill(int(open(self.pid_file).read()), signal.SIGKILL)
+            os.kill(int(Path(self.pid_file).read_text()), signal.SIGKILL)

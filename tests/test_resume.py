@@ -9,9 +9,8 @@ import sys
 
 import pytest
 import torch
-from mlflow import MlflowClient
-
 from conftest import PROJECT_ROOT
+from mlflow import MlflowClient
 
 pytestmark = pytest.mark.slow
 
