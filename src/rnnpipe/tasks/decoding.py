@@ -1,0 +1,125 @@
+"""Turning a step-by-step decoder into output sequences: greedy search and batched beam search.
+
+Both drive a ``step`` function and know nothing else about the model:
+
+    step(tokens (N,), state) -> (log_probs (N, V), next state)
+
+``tokens`` are the previous outputs (``<s>`` first); ``state`` is a dict of tensors whose first
+dimension is the batch row (the decoder's hidden state, the encoder outputs, the source mask,
+...). Beam search keeps ``beam_size`` rows per sentence and reorders the state rows as beams are
+chosen. Both return, per sentence, the token ids after ``<s>`` up to but not including ``</s>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+State = dict[str, Tensor]
+StepFunction = Callable[[Tensor, State], tuple[Tensor, State]]
+
+
+def batch_size_of(state: State) -> int:
+    return next(iter(state.values())).shape[0]
+
+
+def select_rows(state: State, rows: Tensor) -> State:
+    return {name: value.index_select(0, rows) for name, value in state.items()}
+
+
+def cut_at_end(sequence: list[int], eos_id: int) -> list[int]:
+    return sequence[: sequence.index(eos_id)] if eos_id in sequence else sequence
+
+
+@torch.no_grad()
+def greedy_search(
+    step: StepFunction, state: State, bos_id: int, eos_id: int, max_length: int
+) -> list[list[int]]:
+    """The most likely next token at every step, until every sentence has emitted ``</s>``
+    (or ``max_length`` tokens)."""
+    batch = batch_size_of(state)
+    device = next(iter(state.values())).device
+    tokens = torch.full((batch,), bos_id, dtype=torch.long, device=device)
+    finished = torch.zeros(batch, dtype=torch.bool, device=device)
+    outputs = []
+    for _ in range(max_length):
+        log_probs, state = step(tokens, state)
+        tokens = log_probs.argmax(dim=-1)
+        outputs.append(tokens)
+        finished |= tokens == eos_id
+        if finished.all():
+            break
+    sequences = torch.stack(outputs, dim=1).tolist()
+    return [cut_at_end(sequence, eos_id) for sequence in sequences]
+
+
+@torch.no_grad()
+def beam_search(
+    step: StepFunction,
+    state: State,
+    bos_id: int,
+    eos_id: int,
+    max_length: int,
+    beam_size: int,
+    length_penalty: float = 1.0,
+) -> list[list[int]]:
+    """Keep the ``beam_size`` best partial translations of every sentence at each step.
+
+    A hypothesis y is ranked by ``log P(y) / |y| ** length_penalty``, |y| counting ``</s>``:
+    0 ranks by raw probability (which favours short outputs), 1 by the mean log-probability
+    per token. Each step looks at the best ``2 * beam_size`` extensions of all beams: those
+    that end with ``</s>`` and rank within the best ``beam_size`` are finished; the best
+    ``beam_size`` that do not end go on. A sentence is done when it has ``beam_size`` finished
+    hypotheses (its rows keep stepping until the whole batch is done); after ``max_length``
+    steps the beams still running count as finished. The best-ranked finished one is returned.
+    """
+    if beam_size < 1:
+        raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+    batch = batch_size_of(state)
+    device = next(iter(state.values())).device
+    # Row b * beam_size + k of the state is beam k of sentence b. All beams start as the same
+    # <s>; only beam 0 is live (score 0), so the first step does not pick one token k times.
+    state = {name: value.repeat_interleave(beam_size, dim=0) for name, value in state.items()}
+    tokens = torch.full((batch * beam_size,), bos_id, dtype=torch.long, device=device)
+    scores = torch.full((batch, beam_size), float("-inf"), device=device)
+    scores[:, 0] = 0.0
+    history = torch.empty((batch, beam_size, 0), dtype=torch.long, device=device)
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
+    first_row = torch.arange(batch, device=device)[:, None] * beam_size
+
+    for t in range(max_length):
+        log_probs, state = step(tokens, state)
+        vocab = log_probs.shape[-1]
+        candidates = (scores[:, :, None] + log_probs.view(batch, beam_size, vocab)).view(batch, -1)
+        top_scores, top = candidates.topk(min(2 * beam_size, candidates.shape[1]), dim=1)
+        beams, words = top // vocab, top % vocab
+        ends = words == eos_id
+
+        ending = ends[:, :beam_size] & top_scores[:, :beam_size].isfinite()
+        for b, rank in ending.nonzero().tolist():
+            if len(finished[b]) < beam_size:
+                score = top_scores[b, rank].item() / (t + 1) ** length_penalty
+                finished[b].append((score, history[b, beams[b, rank]].tolist()))
+        if all(len(hypotheses) == beam_size for hypotheses in finished):
+            break
+
+        # Candidates that do not end, best first (a stable sort keeps the score order); there
+        # are at least beam_size of them, since each beam contributes at most one </s>.
+        going_on = ends.to(torch.uint8).argsort(dim=1, stable=True)[:, :beam_size]
+        scores = top_scores.gather(1, going_on)
+        beams, words = beams.gather(1, going_on), words.gather(1, going_on)
+        history = torch.cat(
+            (history.gather(1, beams[:, :, None].expand(-1, -1, t)), words[:, :, None]), dim=2
+        )
+        state = select_rows(state, (first_row + beams).view(-1))
+        tokens = words.view(-1)
+    else:  # max_length reached: running beams of unfinished sentences count as finished
+        for b, hypotheses in enumerate(finished):
+            for k in range(beam_size):
+                if len(hypotheses) < beam_size and scores[b, k].isfinite():
+                    score = scores[b, k].item() / max_length**length_penalty
+                    hypotheses.append((score, history[b, k].tolist()))
+
+    return [max(hypotheses, key=lambda scored: scored[0])[1] for hypotheses in finished]
