@@ -40,7 +40,8 @@ def autograd_layer(
     """The reference engine: h_t = f(W_ih x_t + W_hh h_{t-1} + b), a Python loop over time.
 
     Autograd records every step and walks it back; the input projection of all steps is one
-    matmul before the loop.
+    matmul before the loop, and the loop steps over its unbound steps (indexing a step out of
+    the whole tensor would make each step's backward allocate a gradient of the whole tensor).
     """
     activation = ACTIVATIONS[nonlinearity]
     batch = x.shape[1]
@@ -49,12 +50,17 @@ def autograd_layer(
         x_d = x if direction == 0 else packing.reverse(x)
         bias = None if b_ih is None else b_ih + b_hh
         projected = F.linear(x_d, w_ih, bias)  # W_ih x_t + b for all steps: (T, B, H)
+        w_hh_t = w_hh.t()
         h = h0[direction]
         steps = []
         for projected_t, active in zip(projected.unbind(0), packing.batch_sizes, strict=True):
-            h_t = activation(torch.addmm(projected_t[:active], h[:active], w_hh.t()))
-            steps.append(F.pad(h_t, (0, 0, 0, batch - active)))
-            h = torch.cat((h_t, h[active:]))  # finished sequences keep their last state
+            h_t = activation(torch.addmm(running(projected_t, active), running(h, active), w_hh_t))
+            if active < batch:  # finished sequences output zeros and keep their last state
+                steps.append(F.pad(h_t, (0, 0, 0, batch - active)))
+                h = torch.cat((h_t, h[active:]))
+            else:
+                steps.append(h_t)
+                h = h_t
         output = torch.stack(steps)
         outputs.append(output if direction == 0 else packing.reverse(output))
         finals.append(h)
