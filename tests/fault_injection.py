@@ -25,7 +25,8 @@ class KillAtStep(L.Callback):
 
 
 class StopServerAtStep(L.Callback):
-    """Terminate the process whose pid is in ``pid_file`` (a tracking server) at ``step``."""
+    """SIGKILL the process group whose id is in ``pid_file`` (a tracking server and its workers)
+    right after optimizer step ``step``."""
 
     def __init__(self, step: int, pid_file: str):
         self.step = step
@@ -33,4 +34,4 @@ class StopServerAtStep(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step == self.step:
-            os.kill(int(Path(self.pid_file).read_text()), signal.SIGKILL)
+            os.killpg(int(Path(self.pid_file).read_text()), signal.SIGKILL)

@@ -1,0 +1,142 @@
+"""Training against a real ``mlflow server`` on 127.0.0.1: the happy path read back over the
+REST API, a server that is not there at start, and a server that dies mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT_ROOT
+
+from rnnpipe.train import train
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def rest(server: str, endpoint: str, payload: dict | None = None) -> dict:
+    """GET (or POST ``payload``) one MLflow REST endpoint and decode its JSON answer."""
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(
+        f"{server}/api/2.0/mlflow/{endpoint}",
+        data=data,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """A real tracking server with a SQLite store and proxied artifacts, in its own process
+    group (so it can be killed with its workers); yields ``(url, process)``."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
+            "--artifacts-destination", str(tmp_path / "server-artifacts"),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        ],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the MLflow server did not start")
+            time.sleep(0.5)
+    yield url, server
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
+
+
+def test_training_against_a_server_is_readable_over_rest(compose_config, mlflow_server, tmp_path):
+    url, _ = mlflow_server
+    cfg = compose_config(
+        "logger=mlflow_server", f"logger.tracking_uri={url}", "trainer.max_epochs=2",
+        "model.hidden_size=8", "model.embedding_dim=8",
+    )  # fmt: skip
+    metrics = train(cfg)
+
+    experiment = rest(url, "experiments/get-by-name?experiment_name=sentiment")["experiment"]
+    [run] = rest(url, "runs/search", {"experiment_ids": [experiment["experiment_id"]]})["runs"]
+    assert run["info"]["status"] == "FINISHED"
+    logged = {m["key"]: m["value"] for m in run["data"]["metrics"]}
+    assert logged["test/acc"] == pytest.approx(metrics["test/acc"])
+    assert {"train/loss", "val/loss", "val/f1", "test/f1"} <= logged.keys()
+    params = {p["key"]: p["value"] for p in run["data"]["params"]}
+    assert params["model.hidden_size"] == "8"
+    assert params["logger.tracking_uri"] == url
+
+    run_id = run["info"]["run_id"]
+    listed = rest(url, f"artifacts/list?run_id={run_id}")
+    assert {"checkpoints", "config", "plots", "predictions", "tokenizer"} <= {
+        f["path"] for f in listed["files"]
+    }
+    # artifacts went through the server, into its artifact store
+    assert list((tmp_path / "server-artifacts").rglob("confusion_matrix.png"))
+    model = rest(url, "registered-models/get?name=rnnpipe-sentiment")["registered_model"]
+    assert model["latest_versions"][0]["run_id"] == run_id
+    assert not (tmp_path / "mlflow.db").exists()  # nothing went to the embedded store
+
+
+def rnnpipe_train(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable, "-m", "rnnpipe.train", "trainer.max_epochs=2", "model.hidden_size=8",
+        "model.embedding_dim=8", "data.batch_size=16",
+        f"paths.output_dir={tmp_path}/outputs", f"paths.tracking_dir={tmp_path}", *overrides,
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "tests")}
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_unreachable_server_at_start_is_a_clear_error_naming_the_uri(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    finished = rnnpipe_train(tmp_path, f"logger.tracking_uri={url}")
+    assert finished.returncode == 1
+    [error_line] = [line for line in finished.stderr.splitlines() if line.startswith("error:")]
+    assert error_line.startswith(f"error: MLflow tracking server {url} is unreachable")
+    assert "Traceback" not in finished.stderr
+    assert not list((tmp_path / "outputs").rglob("*.ckpt"))  # it stopped before training
+
+
+def test_server_dying_mid_run_leaves_training_and_checkpoints_intact(mlflow_server, tmp_path):
+    url, server = mlflow_server
+    pid_file = tmp_path / "server.pid"
+    pid_file.write_text(str(server.pid))
+    finished = rnnpipe_train(
+        tmp_path,
+        f"logger.tracking_uri={url}",
+        "+callbacks.stop_server._target_=fault_injection.StopServerAtStep",
+        "+callbacks.stop_server.step=3",
+        f"+callbacks.stop_server.pid_file={pid_file}",
+    )
+    assert server.wait(timeout=10) == -signal.SIGKILL
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    output = finished.stdout + finished.stderr
+    assert f"MLflow at {url} failed" in output
+    assert "not recorded in MLflow" in finished.stdout
+    # training went all the way: both epochs' checkpoints and the test metrics are there
+    checkpoints = {p.name for p in (tmp_path / "outputs").rglob("*.ckpt")}
+    assert "last.ckpt" in checkpoints
+    assert any(name.startswith("epoch") for name in checkpoints)
+    assert "test/acc" in finished.stdout
