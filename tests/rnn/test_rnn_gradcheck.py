@@ -64,6 +64,18 @@ def test_manual_and_autograd_engines_give_equal_gradients(bias):
         torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("bptt", ["manual", "autograd"])
+def test_gradient_shared_with_another_consumer_is_left_intact(bptt):
+    """y + w hands the same gradient tensor to y's backward and to w: it must not change."""
+    rnn = VanillaRNN(3, 4, bptt=bptt)
+    x = torch.randn(1, 5, 3)  # batch 1: the output's gradient arrives contiguous
+    w = torch.zeros(1, 5, 4, requires_grad=True)
+    upstream = torch.randn(1, 5, 4)
+    output, _ = rnn(x)
+    (output + w).backward(upstream)
+    torch.testing.assert_close(w.grad, upstream, rtol=0, atol=0)
+
+
 def test_dropout_acts_between_layers_in_training_only():
     torch.manual_seed(0)
     manual = VanillaRNN(3, 5, num_layers=2, dropout=0.5, bptt="manual")

@@ -29,7 +29,7 @@ Weights = tuple[Tensor, Tensor, Tensor | None, Tensor | None]
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 ACTIVATIONS_INPLACE = {"tanh": torch.tanh_, "relu": torch.relu_}
 SLOPES = {  # f'(a) from h = f(a), so the forward need keep only h
-    "tanh": lambda h: 1 - h * h,
+    "tanh": lambda h: (h * h).neg_().add_(1),  # 1 - h^2 in one new tensor
     "relu": lambda h: (h > 0).to(h.dtype),
 }
 
@@ -171,9 +171,10 @@ class ManualBPTT(torch.autograd.Function):
             slope.masked_fill_(packing.padding[:, :, None], 0.0)
 
         # grad holds dL/dh_t from above (the output's and h_n's gradient), in each direction's
-        # step order, then becomes da_t in place as the walk goes back.
+        # step order, then becomes da_t in place as the walk goes back. It is a copy: autograd
+        # may hand the same grad_output to other functions too.
         grad = grad_output.reshape(steps, batch, directions, hidden).permute(2, 0, 1, 3)
-        grad = grad.contiguous()
+        grad = grad.clone(memory_format=torch.contiguous_format)
         if directions == 2:
             grad[1] = packing.reverse(grad[1])
         time, rows = packing.last_steps()
