@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 
 import lightning as L
+import torch
 
 
 class KillAtStep(L.Callback):
@@ -35,3 +36,16 @@ class StopServerAtStep(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step == self.step:
             os.killpg(int(Path(self.pid_file).read_text()), signal.SIGKILL)
+
+
+class PoisonWeightsAtStep(L.Callback):
+    """Set every weight to NaN right after optimizer step ``step``: the next loss is NaN."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            with torch.no_grad():
+                for parameter in pl_module.parameters():
+                    parameter.fill_(float("nan"))

@@ -254,8 +254,10 @@ def hardware_description(trainer: Any) -> str:
     """What the run trained on, for the results table: GPU name or CPU model, cores, threads."""
     device = trainer.strategy.root_device
     if device.type == "cuda":
-        return f"{trainer.num_devices} x {torch.cuda.get_device_name(device)}"
-    return f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
+        where = f"{torch.cuda.get_device_name(device)}"
+    else:
+        where = f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
+    return where if trainer.world_size == 1 else f"{where} x {trainer.world_size} processes"
 
 
 @contextmanager

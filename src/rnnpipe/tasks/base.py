@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import lightning as L
 import pandas as pd
+import torch
 from hydra.utils import instantiate
 from tokenizers import Tokenizer
 
@@ -92,6 +93,14 @@ class TaskModule(L.LightningModule):
     def serving_example(self) -> pd.DataFrame:
         """A small input frame: the MLflow signature and input example are made from it."""
         raise NotImplementedError
+
+    def gather(self, records: list[Any]) -> list[Any]:
+        """Everyone's records, on every process: under DDP each rank only saw its shard."""
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return records
+        shards: list[list[Any]] = [[] for _ in range(torch.distributed.get_world_size())]
+        torch.distributed.all_gather_object(shards, records)
+        return [record for shard in shards for record in shard]
 
     def report_tags(self) -> dict[str, str]:
         """Tags that describe how the last test run was scored (e.g. a sacreBLEU signature)."""

@@ -83,6 +83,7 @@ class SentimentClassifier(TaskModule):
         self.test_metrics = metrics.clone(prefix="test/")
         self.test_confusion = MulticlassConfusionMatrix(num_classes)
         self.test_records: list[dict[str, Any]] = []
+        self.test_counts: list[list[int]] = []
 
     # -- the model -----------------------------------------------------------------------------
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -108,12 +109,15 @@ class SentimentClassifier(TaskModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         logits = self(batch["tokens"], batch["lengths"])
         loss = F.cross_entropy(logits, batch["labels"])
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(logits))
+        self.log(
+            "train/loss", loss, on_step=False, on_epoch=True, batch_size=len(logits), sync_dist=True
+        )
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         logits = self(batch["tokens"], batch["lengths"])
-        self.log("val/loss", F.cross_entropy(logits, batch["labels"]), batch_size=len(logits))
+        loss = F.cross_entropy(logits, batch["labels"])
+        self.log("val/loss", loss, batch_size=len(logits), sync_dist=True)
         self.val_metrics.update(logits, batch["labels"])
         self.log_dict(self.val_metrics, batch_size=len(logits))
 
@@ -122,7 +126,8 @@ class SentimentClassifier(TaskModule):
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         logits = self(batch["tokens"], batch["lengths"])
-        self.log("test/loss", F.cross_entropy(logits, batch["labels"]), batch_size=len(logits))
+        loss = F.cross_entropy(logits, batch["labels"])
+        self.log("test/loss", loss, batch_size=len(logits), sync_dist=True)
         self.test_metrics.update(logits, batch["labels"])
         self.log_dict(self.test_metrics, batch_size=len(logits))
         self.test_confusion.update(logits, batch["labels"])
@@ -146,12 +151,17 @@ class SentimentClassifier(TaskModule):
                 }
             )
 
+    def on_test_epoch_end(self) -> None:
+        # every rank takes part in these; the reports are then written by rank 0 alone
+        self.test_records = self.gather(self.test_records)
+        self.test_counts = self.test_confusion.compute().tolist()
+        self.test_confusion.reset()
+
     def write_test_reports(self, directory: Path) -> list[Path]:
         predictions = directory / "predictions" / "test_predictions.tsv"
         predictions.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(self.test_records).to_csv(predictions, sep="\t", index=False)
-        counts = self.test_confusion.compute().tolist()
-        self.test_confusion.reset()
+        counts = self.test_counts
         matrix = save_confusion_matrix(
             counts, self.hparams.labels, directory / "plots" / "confusion_matrix.png"
         )
