@@ -52,16 +52,18 @@ CASINGS = (PAD, "lower", "Title", "UPPER", "mixed", "digits", "has_digit", "othe
 # Raw sentences are split close to the CoNLL-2003 (Penn Treebank-like) tokenisation: "U.S."
 # and "1996-08-22" stay whole, "Germany's" -> "Germany 's", "don't" -> "do n't", "lamb." ->
 # "lamb .". Pre-split tokens skip this.
-CONTRACTION = r"'(?:s|re|ve|ll|d|m)\b"
+CONTRACTIONS = "s|re|ve|ll|d|m"  # 's 're 've 'll 'd 'm stand alone
+WORD_CHARACTER = r"[\p{L}\p{N}]"
 SENTENCE_SPLIT = pre_tokenizers.Sequence(
     [
         pre_tokenizers.WhitespaceSplit(),
         pre_tokenizers.Split(
             Regex(
                 r"(?:\p{L}\.){2,}"  # abbreviations: U.S., U.K.
-                r"|[\p{L}\p{N}]+(?=n't\b)|n't\b"  # do n't
-                rf"|{CONTRACTION}"  # 's 're 've ...
-                rf"|[\p{{L}}\p{{N}}]+(?:(?:[-.,:/&]|'(?!(?:s|re|ve|ll|d|m)\b))[\p{{L}}\p{{N}}]+)*"
+                rf"|{WORD_CHARACTER}+(?=n't\b)|n't\b"  # do n't
+                rf"|'(?:{CONTRACTIONS})\b"
+                # words, numbers, dates, with inner - . , : / & or a non-contraction apostrophe
+                rf"|{WORD_CHARACTER}+(?:(?:[-.,:/&]|'(?!(?:{CONTRACTIONS})\b)){WORD_CHARACTER}+)*"
                 r"|\S"  # any other character alone
             ),
             behavior="isolated",
