@@ -5,6 +5,7 @@ MLflow stores and Hydra outputs never touch the repo's own mlflow.db or outputs/
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,25 +28,25 @@ def tmp_path_overrides(tmp_path: Path) -> list[str]:
     ]
 
 
+def compose_in(tmp_path: Path, *overrides: str, config_name: str = "train") -> DictConfig:
+    """The composed ``config_name`` config with every output under ``tmp_path``; HydraConfig is
+    set as a real run would have it (reset it with ``HydraConfig.instance().cfg = None``)."""
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(
+            config_name,
+            overrides=[*tmp_path_overrides(tmp_path), *overrides],
+            return_hydra_config=True,
+        )
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
+
+
 @pytest.fixture
 def compose_config(tmp_path: Path) -> Iterator[Callable[..., DictConfig]]:
-    """``compose_config("experiment=ner", ...)``: the composed ``train`` config (or another
-    entry's, with ``config_name=``), writing only under ``tmp_path``; HydraConfig is set as a
-    real run would have it."""
-
-    def make(*overrides: str, config_name: str = "train") -> DictConfig:
-        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-            cfg = compose(
-                config_name,
-                overrides=[*tmp_path_overrides(tmp_path), *overrides],
-                return_hydra_config=True,
-            )
-        HydraConfig.instance().set_config(cfg)
-        with open_dict(cfg):
-            del cfg["hydra"]
-        return cfg
-
-    yield make
+    """``compose_config("experiment=ner", ...)``: :func:`compose_in` for this test's tmp_path."""
+    yield functools.partial(compose_in, tmp_path)
     HydraConfig.instance().cfg = None
 
 

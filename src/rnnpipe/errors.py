@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.types import RunMode
 
 
@@ -36,15 +37,22 @@ class DataFormatError(RnnpipeError, ValueError):
 
 @contextmanager
 def reported_in_one_line() -> Iterator[None]:
-    """Turn an :class:`RnnpipeError` into ``error: <message>`` on stderr and exit status 1.
+    """Turn an :class:`RnnpipeError`, or a config value a class refuses (``ValueError`` or
+    ``TypeError`` while Hydra instantiates it), into ``error: <message>`` on stderr and exit 1.
 
     In a Hydra multirun the error is re-raised instead, so Hydra records the job as failed and
     the sweep's other jobs still run.
     """
     try:
         yield
-    except RnnpipeError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (RnnpipeError, InstantiationException) as error:
+        cause = error.__cause__
+        if isinstance(error, InstantiationException) and not isinstance(
+            cause, ValueError | TypeError
+        ):
+            raise
+        message = str(error) if isinstance(error, RnnpipeError) else f"invalid config: {cause}"
+        print(f"error: {message}", file=sys.stderr)
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
             raise
         raise SystemExit(1) from None

@@ -52,7 +52,7 @@ def test_gzipped_file_reads_the_same(tmp_path):
             "expected UTF-8 text, got undecodable bytes b'\\xe9'",
         ),
         (b"Review\tLiked\n", None, "expected at least one review after the header, got none"),
-        (b"", None, "expected at least one review after the header"),
+        (b"", 1, "expected the header 'Review\\tLiked', got an empty file"),
     ],
 )
 def test_malformed_rows_name_file_line_and_expectation(tmp_path, content, line, expected):

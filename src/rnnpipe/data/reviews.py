@@ -34,7 +34,7 @@ def read_reviews(path: str | Path) -> list[Review]:
     Blank lines are skipped. Anything else that does not fit raises :class:`DataFormatError`
     with the file, the line number and what was expected.
     """
-    reviews = []
+    reviews, number = [], 0
     for number, line in read_lines(path):
         if number == 1:
             if line != HEADER:
@@ -53,6 +53,8 @@ def read_reviews(path: str | Path) -> list[Review]:
         if liked not in ("0", "1"):
             raise DataFormatError(path, number, "a label of 0 or 1", repr(liked))
         reviews.append(Review(text=text, label=int(liked), line=number))
+    if number == 0:
+        raise DataFormatError(path, 1, f"the header {HEADER!r}", "an empty file")
     if not reviews:
         raise DataFormatError(path, None, "at least one review after the header", "none")
     return reviews

@@ -29,6 +29,7 @@ from rnnpipe.rnn import VanillaRNN
 from rnnpipe.tasks.base import TaskModule
 
 POOLINGS = ("last", "mean", "max")
+MAX_PREDICT_TOKENS = 5000  # a review, not a book: longer inputs are refused at predict time
 
 
 class SentimentClassifier(TaskModule):
@@ -175,13 +176,18 @@ class SentimentClassifier(TaskModule):
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f"text {row}: expected a non-empty review, got {text!r}")
         tokenizer = self.tokenizer()
+        encoded = encode_texts(tokenizer, texts)
+        for row, ids in enumerate(encoded):
+            if len(ids) > MAX_PREDICT_TOKENS:
+                raise ValueError(
+                    f"text {row}: expected at most {MAX_PREDICT_TOKENS} tokens, got {len(ids)}"
+                )
         labels = self.hparams.labels
         rows = []
         self.eval()
-        for start in range(0, len(texts), batch_size):
-            chunk = texts[start : start + batch_size]
+        for start in range(0, len(encoded), batch_size):
             tokens, lengths = pad_batch(
-                encode_texts(tokenizer, chunk), pad_id=tokenizer.token_to_id(PAD)
+                encoded[start : start + batch_size], pad_id=tokenizer.token_to_id(PAD)
             )
             probabilities = self(tokens.to(self.device), lengths).softmax(-1).cpu()
             confidence, predicted = probabilities.max(-1)
