@@ -155,12 +155,10 @@ class VanillaRNN(nn.Module):
             h0 = x.new_zeros(self.num_layers * self.num_directions, batch, self.hidden_size)
 
         layer_input = packing.sort(x.transpose(0, 1), dim=1)  # (T, B, I), time-major
-        h0 = packing.sort(h0, dim=1)
+        h0_per_layer = packing.sort(h0, dim=1).split(self.num_directions)
         run_layer = ENGINES[self.bptt]
         finals = []
-        for layer in range(self.num_layers):
-            first = layer * self.num_directions
-            h0_layer = h0[first : first + self.num_directions]
+        for layer, h0_layer in enumerate(h0_per_layer):
             output, h_n = run_layer(
                 layer_input, h0_layer, packing, self.nonlinearity, self.layer_weights(layer)
             )
