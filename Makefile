@@ -56,6 +56,9 @@ ui: $(STAMP) ## MLflow UI for the embedded store on http://127.0.0.1:5000 (PORT=
 server: $(STAMP) ## MLflow tracking server on 127.0.0.1:5000 (PORT=...), SQLite store + artifacts in the project
 	$(BIN)/mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --artifacts-destination $(CURDIR)/mlartifacts --host 127.0.0.1 --port $(PORT)
 
+results: $(STAMP) ## rebuild the README results table from the MLflow store (runs with results_row=...)
+	$(BIN)/python -m rnnpipe.results $(ARGS)
+
 bench: $(STAMP) ## RNN speed against PyTorch's own RNN (ratios, same process), JSON in bench/results/
 	$(BIN)/python scripts/bench_rnn.py $(ARGS)
 
@@ -77,4 +80,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install train train-ner train-translation train-generation sweep tune data evaluate predict ui server bench test lint format clean distclean
+.PHONY: help install train train-ner train-translation train-generation sweep tune data evaluate predict ui server results bench test lint format clean distclean

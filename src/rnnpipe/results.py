@@ -1,0 +1,130 @@
+"""The README's results table, made from the MLflow store, never typed by hand.
+
+A run becomes a row when it was started with ``results_row=<label>`` (training or evaluation);
+the newest finished run of each label wins. ``make results`` prints the table and rewrites it
+in README.md between the ``results:begin``/``results:end`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from mlflow import MlflowClient
+from mlflow.entities import Run
+
+from rnnpipe.config import PROJECT_ROOT
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+COLUMNS = ("Result", "Data", "Evaluated on", "Metric", "Value", "Training time", "Hardware",
+           "Command", "MLflow run")  # fmt: skip
+HIDDEN_METRICS = ("loss",)  # losses are in MLflow; the table shows what a reader compares
+
+
+def results_runs(client: MlflowClient) -> list[Run]:
+    """The newest FINISHED run of each ``rnnpipe.results_row`` label, in label order."""
+    experiment_ids = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(
+        experiment_ids,
+        filter_string="attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=5000,
+    )
+    newest: dict[str, Run] = {}
+    for run in runs:
+        label = run.data.tags.get("rnnpipe.results_row")
+        if label and label not in newest:
+            newest[label] = run
+    return [newest[label] for label in sorted(newest)]
+
+
+def data_cell(tags: dict[str, str], roles: tuple[str, ...]) -> str:
+    files = []
+    for role in roles:
+        path = tags.get(f"rnnpipe.data.{role}.path")
+        if path:
+            sha = tags[f"rnnpipe.data.{role}.sha256"][:12]
+            files.append(
+                f"`{Path(path).name}` ({tags[f'rnnpipe.data.{role}.lines']} lines, sha256 {sha})"
+            )
+    return "<br>".join(files) or "—"
+
+
+def data_roles(tags: dict[str, str]) -> tuple[str, ...]:
+    return tuple(
+        sorted(
+            {
+                key.split(".")[2]
+                for key in tags
+                if key.startswith("rnnpipe.data.") and key.endswith(".path")
+            }
+        )
+    )
+
+
+def evaluated_on(run: Run) -> str:
+    tags, params = run.data.tags, run.data.params
+    if "rnnpipe.evaluated_data" in tags:
+        name = Path(tags["rnnpipe.evaluated_data"]).name
+        return f"`{name}` (rnnpipe-evaluate, never seen in training)"
+    test_path = params.get("data.test_path", "None")
+    if test_path not in ("None", ""):
+        return f"`{Path(test_path).name}`"
+    fraction = params.get("data.test_fraction")
+    if fraction:
+        return f"held-out {float(fraction):.0%} (stratified, seed {params.get('data.seed')})"
+    return "test split"
+
+
+def rows(client: MlflowClient) -> list[tuple[str, ...]]:
+    table = []
+    for run in results_runs(client):
+        tags, metrics = run.data.tags, run.data.metrics
+        roles = data_roles(tags)
+        seconds = metrics.get("time/fit_seconds")
+        time_cell = f"{seconds / 60:.1f} min" if seconds else "—"
+        command = tags.get("rnnpipe.command", "").replace("|", "\\|")
+        experiment = client.get_experiment(run.info.experiment_id).name
+        for name in sorted(metrics):
+            if not name.startswith("test/") or name.split("/")[1] in HIDDEN_METRICS:
+                continue
+            table.append(
+                (
+                    tags["rnnpipe.results_row"], data_cell(tags, roles), evaluated_on(run), name,
+                    f"{metrics[name]:.4f}", time_cell, tags.get("rnnpipe.hardware", "—"),
+                    f"`{command}`", f"{experiment} / {run.info.run_name}",
+                )
+            )  # fmt: skip
+    return table
+
+
+def markdown(table: list[tuple[str, ...]]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(row) + " |" for row in table]
+    return "\n".join(lines)
+
+
+def rewrite_readme(readme: Path, table_markdown: str) -> None:
+    text = readme.read_text()
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
+    if not pattern.search(text):
+        raise SystemExit(f"{readme}: expected the markers {BEGIN} ... {END}, found none")
+    readme.write_text(pattern.sub(f"{BEGIN}\n{table_markdown}\n{END}", text))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracking-uri", default=f"sqlite:///{PROJECT_ROOT}/mlflow.db")
+    parser.add_argument("--readme", type=Path, default=PROJECT_ROOT / "README.md")
+    parser.add_argument("--print-only", action="store_true", help="do not rewrite the README")
+    args = parser.parse_args(argv)
+    table = markdown(rows(MlflowClient(args.tracking_uri)))
+    print(table)
+    if not args.print_only:
+        rewrite_readme(args.readme, table)
+        print(f"\nrewrote the results table in {args.readme}")
+
+
+if __name__ == "__main__":
+    main()

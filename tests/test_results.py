@@ -1,0 +1,45 @@
+"""`make results`: the README table comes from runs in the MLflow store."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from rnnpipe import results
+from rnnpipe.train import train
+
+pytestmark = pytest.mark.slow
+
+
+def test_results_table_lists_marked_runs_and_rewrites_the_readme(compose_config, tmp_path):
+    marked = train(
+        compose_config("trainer.max_epochs=1", "model.hidden_size=8", "results_row=demo")
+    )
+    train(compose_config("trainer.max_epochs=1", "model.hidden_size=8", "log_model=false"))
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+
+    table = results.rows(client)
+    assert [row[3] for row in table] == ["test/acc", "test/f1"]  # the unmarked run is not listed
+    label, data, evaluated_on, _, value, minutes, hardware, command, where = table[0]
+    assert label == "demo"
+    assert value == f"{marked['test/acc']:.4f}"
+    sample = compose_config().data.path
+    sha = hashlib.sha256(Path(sample).read_bytes()).hexdigest()[:12]
+    assert data == f"`reviews_sample.tsv` (321 lines, sha256 {sha})"
+    assert evaluated_on == "held-out 15% (stratified, seed 42)"
+    assert minutes.endswith(" min") and "cores" in hardware
+    experiment = client.get_experiment_by_name("sentiment").experiment_id
+    [run] = client.search_runs([experiment], filter_string="tags.`rnnpipe.results_row` = 'demo'")
+    assert command == f"`{run.data.tags['rnnpipe.command']}`"
+    assert where.startswith("sentiment / ")
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{results.BEGIN}\nold table\n{results.END}\n\nmore text\n")
+    results.main(["--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", "--readme", str(readme)])
+    text = readme.read_text()
+    assert "old table" not in text
+    assert results.markdown(table) in text
+    assert text.endswith("\nmore text\n")
