@@ -66,20 +66,26 @@ def test_word_level_tokens_are_words(write_reviews):
     assert tokens == ["awful", ".", EOS]
 
 
-def test_stream_rows_hold_the_whole_stream_without_gap_or_overlap():
-    examples = [
-        Example([2, i, i], [i, i, 3], [i % 2] * 3, [0] * 3) for i in range(4, 11)
-    ]  # 21 steps
-    rows = stream_rows(examples, 5)
-    assert [len(row) for row in rows] == [5, 5, 5, 5, 1]
-    assert concatenate(rows) == concatenate(examples)
+def test_stream_rows_hold_the_whole_stream_and_each_starts_a_review():
+    lengths = [3, 4, 2, 6, 9, 1, 5]
+    examples = [Example([2] * n, [n] * n, [n % 2] * n, [0] * n) for n in lengths]
+    rows = stream_rows(examples, 6)
+    assert concatenate(rows) == concatenate(examples)  # no gap, no overlap, in order
+    # cut only between reviews, at most 6 steps a row; the 9-step review is a row of its own
+    assert [row.targets for row in rows] == [
+        [3, 3, 3],
+        [4, 4, 4, 4, 2, 2],
+        [6] * 6,
+        [9] * 9,
+        [1, 5, 5, 5, 5, 5],
+    ]
     with pytest.raises(ValueError, match="stream_length must be a positive integer"):
         stream_rows(examples, 0)
 
 
 def test_stream_layout_batches_are_the_shuffled_train_stream(write_reviews):
     path = write_reviews(ROWS)
-    datamodule = make_datamodule(path, layout="stream", stream_length=16)
+    datamodule = make_datamodule(path, layout="stream", stream_length=40)
     stream = concatenate(datamodule.train_rows())
     # cut after every </s> target: the pieces are the train reviews' examples, each once
     eos = datamodule.tokenizer.token_to_id(EOS)
@@ -89,16 +95,19 @@ def test_stream_layout_batches_are_the_shuffled_train_stream(write_reviews):
     by_review = datamodule.examples(datamodule.splits["train"])
     assert sorted(pieces, key=lambda e: e.targets) == sorted(by_review, key=lambda e: e.targets)
     assert pieces != by_review  # in a shuffled order ...
-    assert concatenate(make_datamodule(path, layout="stream", stream_length=16).train_rows()) == (
+    assert concatenate(make_datamodule(path, layout="stream", stream_length=40).train_rows()) == (
         stream
     )  # ... that the seed fixes
 
+    bos = datamodule.tokenizer.token_to_id(BOS)
+    assert all(row.inputs[0] == bos and len(row) <= 40 for row in datamodule.train_rows())
+
     batch = next(iter(datamodule.train_dataloader()))
-    assert batch["tokens"].shape == batch["targets"].shape == batch["labels"].shape == (2, 16)
+    assert batch["tokens"].shape == batch["targets"].shape == batch["labels"].shape
+    assert batch["tokens"].shape[0] == 2
     assert "buckets" not in batch
     # the next input is this step's target, except that a review's </s> is followed by <s>
     next_inputs, targets = batch["tokens"][:, 1:], batch["targets"][:, :-1]
-    bos = datamodule.tokenizer.token_to_id(BOS)
     expected = targets.where(targets != eos, torch.tensor(bos))
     running = batch["targets"][:, 1:] != datamodule.tokenizer.token_to_id(PAD)
     assert torch.equal(next_inputs[running], expected[running])

@@ -12,9 +12,10 @@ tokenizer fitted on the train split. Training batches come in one of two layouts
 
 * ``reviews``: one review per row, padded, with ``lengths``: short sequences for full BPTT;
 * ``stream``: the train reviews' examples concatenated, in a seeded shuffled order, into one
-  long stream cut into rows of ``stream_length`` steps, for truncated BPTT (the model carries its
-  hidden state from chunk to chunk within a row; every row starts where the previous one stops,
-  so the rows together hold the whole stream).
+  long stream cut between reviews into rows of up to ``stream_length`` steps, for truncated BPTT
+  (the model carries its hidden state from chunk to chunk, and from review to review, within a
+  row; every row starts where the previous one stops, so the rows together hold the whole
+  stream).
 
 Validation and test batches are always one review per row, each generated from scratch: the
 measured perplexity is that of writing a review for its label, whichever layout trained it.
@@ -124,12 +125,23 @@ def concatenate(examples: Iterable[Example]) -> Example:
 
 
 def stream_rows(examples: list[Example], stream_length: int) -> list[Example]:
-    """The examples concatenated and cut into consecutive rows of ``stream_length`` steps (the
-    last row holds the remainder)."""
+    """The examples concatenated in order and cut, between two reviews, into consecutive rows of
+    at most ``stream_length`` steps (a longer review is a row of its own).
+
+    Every row starts with a review's ``<s>``: there the model starts from the projected input,
+    exactly as it does when it generates; the reviews after it in the row continue from the
+    state the one before left.
+    """
     if stream_length < 1:
         raise ValueError(f"stream_length must be a positive integer, got {stream_length}")
-    stream = concatenate(examples)
-    return [stream[start : start + stream_length] for start in range(0, len(stream), stream_length)]
+    rows, row, row_length = [], [], 0
+    for example in examples:
+        if row and row_length + len(example) > stream_length:
+            rows.append(concatenate(row))
+            row, row_length = [], 0
+        row.append(example)
+        row_length += len(example)
+    return rows + ([concatenate(row)] if row else [])
 
 
 class ReviewStreamDataModule(L.LightningDataModule):
