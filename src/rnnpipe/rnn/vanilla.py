@@ -24,10 +24,21 @@ class VanillaRNN(nn.Module):
     .. math::
         h_t = f(W_{ih} x_t + W_{hh} h_{t-1} + b_{ih} + b_{hh})
 
-    where :math:`h_t` is the hidden state at step t, :math:`x_t` the input at step t (for layers
-    after the first, the previous layer's :math:`h_t`, through dropout when training),
-    :math:`h_{-1}` is ``h0`` (zeros by default) and f is tanh or ReLU. An output layer
+    the tutorial's :math:`h_t = f(W x_t + W h_{t-1} + b)` with its two W told apart:
+    :math:`h_t` is the hidden state at step t, :math:`x_t` the input at step t (for layers after
+    the first, the previous layer's :math:`h_t`, through dropout when training), :math:`h_{-1}`
+    is ``h0`` (zeros by default) and f is tanh or ReLU. The output layer
     :math:`Y_t = f(W h_t + b_y)` is the task head's job, not this module's.
+
+    Backpropagation through time (``bptt="manual"``) walks the steps in reverse. With
+    :math:`a_t` the pre-activation and :math:`dy_t` the gradient reaching :math:`h_t` from above,
+
+    .. math::
+        da_t = (dy_t + da_{t+1} W_{hh}) \odot f'(a_t), \qquad
+        dW_{hh} = \sum_t da_t^\top h_{t-1}, \quad dW_{ih} = \sum_t da_t^\top x_t, \quad
+        db = \sum_t da_t, \quad dx_t = da_t W_{ih}
+
+    each sum one matmul over all steps. ``bptt="autograd"`` leaves the same forward to autograd.
 
     Shapes (B batch, T steps, D = 2 if bidirectional else 1):
         - x: ``(B, T, input_size)``, batch first.
