@@ -94,16 +94,19 @@ def forward_states(
     inputs = [x] if directions == 1 else [x, packing.reverse(x)]
     inputs = [x_d.reshape(steps * batch, features) for x_d in inputs]
 
-    # h first holds W_ih x_t + b of every step, one matmul per direction; the loop then adds
-    # W_hh h_{t-1} and applies f, one step at a time, on the sequences still running.
-    h = x.new_empty(directions, steps + 1, batch, hidden)
+    # h first holds W_ih x_t + b of every step that is not padding (padding stays zero), one
+    # matmul per direction; the loop then adds W_hh h_{t-1} and applies f, one step at a time,
+    # on the sequences still running.
+    rows = packing.valid_rows
+    h = (x.new_empty if rows is None else x.new_zeros)(directions, steps + 1, batch, hidden)
     h.select(1, 0).copy_(h0)
     for d, (x_d, (w_ih, _, b_ih, b_hh)) in enumerate(zip(inputs, weights, strict=True)):
+        bias = x.new_zeros(hidden) if b_ih is None else b_ih + b_hh
         projection = h[d, 1:].view(steps * batch, hidden)
-        if b_ih is None:
-            torch.mm(x_d, w_ih.t(), out=projection)
+        if rows is None:
+            torch.addmm(bias, x_d, w_ih.t(), out=projection)
         else:
-            torch.addmm(b_ih + b_hh, x_d, w_ih.t(), out=projection)
+            projection.index_copy_(0, rows, torch.addmm(bias, x_d[rows], w_ih.t()))
 
     activation_ = ACTIVATIONS_INPLACE[nonlinearity]
     w_hh = stack_directions([w_hh for _, w_hh, _, _ in weights])
@@ -111,8 +114,6 @@ def forward_states(
     for t, active in enumerate(packing.batch_sizes):
         h_t = running(h_steps[t + 1], active)
         activation_(matmul_(h_t, running(h_steps[t], active), w_hh_t))
-    if packing.padding is not None:
-        h[:, 1:].masked_fill_(packing.padding[:, :, None], 0.0)
     return h, inputs
 
 

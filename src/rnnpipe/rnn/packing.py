@@ -25,6 +25,8 @@ class Packing:
         order: ``(B,)`` the original row at each sorted position.
         lengths: ``(B,)`` sorted lengths.
         padding: ``(T, B)`` True at padded steps (time-major, sorted).
+        valid_rows: indices of the steps that are not padding among the ``T * B`` rows of a
+            time-major ``(T, B, ...)`` tensor viewed as ``(T * B, ...)``.
         reverse_index: ``(T, B)`` the step each step reads when a sequence is reversed in time
             within its own length; padded steps read themselves.
     """
@@ -33,6 +35,7 @@ class Packing:
     order: Tensor | None = None
     lengths: Tensor | None = None
     padding: Tensor | None = None
+    valid_rows: Tensor | None = None
     reverse_index: Tensor | None = None
 
     @classmethod
@@ -52,6 +55,7 @@ class Packing:
             order=order.to(device),
             lengths=lengths.to(device),
             padding=padding.to(device),
+            valid_rows=(~padding).flatten().nonzero().squeeze(1).to(device),
             reverse_index=reverse_index.to(device),
         )
 
