@@ -27,7 +27,7 @@ def generation_run(compose_config):
     sentiment = compose_config(
         "trainer.max_epochs=1", "model.hidden_size=8", "model.embedding_dim=8", "run_name=scorer"
     )
-    train(sentiment)
+    scorer_metrics = train(sentiment)
     cfg = compose_config(
         "experiment=generation",
         "trainer.max_epochs=2",
@@ -42,13 +42,13 @@ def generation_run(compose_config):
     metrics = train(cfg)
     client = MlflowClient(cfg.logger.tracking_uri)
     [run] = client.search_runs([client.get_experiment_by_name("generation").experiment_id])
-    return cfg, metrics, client, run
+    return cfg, metrics, client, run, scorer_metrics
 
 
 def test_the_run_records_perplexity_samples_and_how_the_classifier_reads_them(
     generation_run, compose_config, write_reviews
 ):
-    cfg, metrics, client, run = generation_run
+    cfg, metrics, client, run, scorer_metrics = generation_run
     assert run.info.status == "FINISHED"
     assert run.info.run_name == "writer"
     params = run.data.params
@@ -93,6 +93,8 @@ def test_the_run_records_perplexity_samples_and_how_the_classifier_reads_them(
         assert logged[f"test/classifier_agreement_{label}"] == pytest.approx(fraction)
     agreement = (samples["classifier_label"] == samples["label"]).mean()
     assert logged["test/classifier_agreement"] == pytest.approx(agreement)
+    # on the real test reviews (the same split) the classifier does what its own test found
+    assert logged["test/classifier_agreement_real"] == pytest.approx(scorer_metrics["test/acc"])
 
     [version] = client.search_model_versions("name='rnnpipe-generation'")
     assert version.run_id == run.info.run_id

@@ -15,7 +15,8 @@ carried across chunks within a batch (:mod:`rnnpipe.tasks.tbptt`). Validation an
 the loss per token, its perplexity and, for characters, bits per character. After the test,
 ``samples_per_label`` reviews are generated for each label (:mod:`rnnpipe.tasks.sampling`); when
 a sentiment model is given (``scorer_uri``) it reads them, and the run logs which fraction of
-each label's reviews it calls by that label.
+each label's reviews it calls by that label, beside the same fraction for the real test reviews
+(how far the classifier can be trusted).
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
 
         self.val_nll = MeanMetric()
         self.test_nll = MeanMetric()
-        self.samples: pd.DataFrame | None = None
+        self.samples: pd.DataFrame | None = None  # generated after the test
+        self.test_reviews: list[tuple[str, str]] = []  # (label, text) of the real test reviews
 
     # -- the model -----------------------------------------------------------------------------
     def condition(self, labels: Tensor, buckets: Tensor | None) -> Tensor:
@@ -155,9 +157,25 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         nll, count, _ = self.token_nll(batch)
         self.val_nll.update(nll, weight=count)
 
+    def on_test_epoch_start(self) -> None:
+        self.test_reviews = []
+
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         nll, count, _ = self.token_nll(batch)
         self.test_nll.update(nll, weight=count)
+        if self.hparams.scorer_uri:
+            self.test_reviews += self.decode_reviews(batch)
+
+    def decode_reviews(self, batch: dict[str, Any]) -> list[tuple[str, str]]:
+        """``(label, text)`` of each review of a one-review-per-row batch, from its targets."""
+        tokenizer, labels = self.tokenizer(), self.hparams.labels
+        rows = zip(
+            batch["labels"][:, 0].tolist(),
+            batch["targets"].tolist(),
+            batch["lengths"].tolist(),
+            strict=True,
+        )
+        return [(labels[label], tokenizer.decode(ids[: n - 1])) for label, ids, n in rows]
 
     def log_language_model_metrics(self, stage: str, nll_metric: MeanMetric) -> None:
         """Loss in nats per token, perplexity, and bits per character for a char model."""
@@ -174,14 +192,23 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
     def on_test_epoch_end(self) -> None:
         self.log_language_model_metrics("test", self.test_nll)
         self.samples = self.generate_samples()
-        if self.hparams.scorer_uri:
-            samples = self.samples
-            samples["classifier_label"] = self.classify(samples["review"].tolist())
-            called_right = samples["classifier_label"] == samples["label"]
-            for label in self.hparams.labels:
-                fraction = called_right[samples["label"] == label].mean()
-                self.log(f"test/classifier_agreement_{label}", float(fraction))
-            self.log("test/classifier_agreement", float(called_right.mean()))
+        if not self.hparams.scorer_uri:
+            return
+        real = pd.DataFrame(self.test_reviews, columns=["label", "review"])
+        called = self.classify(self.samples["review"].tolist() + real["review"].tolist())
+        self.samples["classifier_label"] = called[: len(self.samples)]
+        real["classifier_label"] = called[len(self.samples) :]
+        self.log_agreement("test/classifier_agreement", self.samples)
+        # the same on the real test reviews: what the classifier itself gets right
+        self.log_agreement("test/classifier_agreement_real", real)
+
+    def log_agreement(self, name: str, reviews: pd.DataFrame) -> None:
+        """``<name>_<label>``: the fraction of the label's reviews that the classifier calls by
+        that label; ``<name>``: the fraction over all reviews."""
+        right = reviews["classifier_label"] == reviews["label"]
+        for label in self.hparams.labels:
+            self.log(f"{name}_{label}", float(right[reviews["label"] == label].mean()))
+        self.log(name, float(right.mean()))
 
     def generate_samples(self) -> pd.DataFrame:
         """``samples_per_label`` generated reviews for each label, numbered from 0."""
