@@ -132,6 +132,15 @@ def measure(case: Case, device: torch.device, rounds: int, warmup: int) -> list[
     return rows
 
 
+def cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 HEADER = f"{'case':<19}{'mode':<11}{'contender':<10}{'ms':>9}{'tokens/s':>12}{'vs nn.RNN':>11}"
 
 
@@ -160,20 +169,19 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     rounds, warmup = (3, 1) if args.quick else (args.rounds, 5)
     cases = [c for c in CASES if args.cases is None or c.name in args.cases]
-    if device.type == "cuda":
-        device_name = torch.cuda.get_device_name(device)
-    else:
-        device_name = platform.processor() or platform.machine()
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     environment = {
         "torch": torch.__version__,
         "device": str(device),
         "device_name": device_name,
         "threads": torch.get_num_threads(),
         "rounds": rounds,
+        "load_average_1min_at_start": os.getloadavg()[0],
     }
     print(
         f"torch {torch.__version__} on {device} ({device_name}), "
-        f"{torch.get_num_threads()} threads, median of {rounds} interleaved rounds"
+        f"{torch.get_num_threads()} threads, median of {rounds} interleaved rounds, "
+        f"load average {environment['load_average_1min_at_start']:.1f}"
     )
 
     print(HEADER)
@@ -183,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
         print("\n".join(format_row(row) for row in case_rows), flush=True)
         rows += case_rows
 
+    environment["load_average_1min_at_end"] = os.getloadavg()[0]
+    print(f"load average {environment['load_average_1min_at_end']:.1f} at the end")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     results = {"environment": environment, "cases": [asdict(c) for c in cases], "results": rows}
     args.out.write_text(json.dumps(results, indent=2))
