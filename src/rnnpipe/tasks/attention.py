@@ -25,7 +25,7 @@ ATTENTIONS = ("additive", "multiplicative", "none")
 
 
 class Attention(nn.Module):
-    """Scores, masked softmax and context vector; subclasses define :meth:`keys` and :meth:`score`."""
+    """Masked softmax of the scores and the context vector; subclasses define the scores."""
 
     def keys(self, memory: Tensor) -> Tensor:
         """What the scores need from the memory, computed once per sentence."""

@@ -82,7 +82,8 @@ class Translator(TaskModule):
             )
         if beam_size < 1 or max_decode_length < 1:
             raise ValueError(
-                f"beam_size and max_decode_length must be >= 1, got {beam_size}, {max_decode_length}"
+                "beam_size and max_decode_length must be >= 1, "
+                f"got {beam_size} and {max_decode_length}"
             )
         super().__init__(
             optimizer or {"_target_": "torch.optim.AdamW"}, scheduler, preprocessing, data_config
@@ -141,7 +142,7 @@ class Translator(TaskModule):
         return state
 
     def readout(self, decoder_states: Tensor, state: State) -> tuple[Tensor, Tensor | None]:
-        """``o_t`` for decoder states ``(B, T, H)``: ``(B, T, O)``, and the attention ``(B, T, S)``."""
+        """``o_t (B, T, O)`` for decoder states ``(B, T, H)``, and the attention ``(B, T, S)``."""
         if self.attention is None:
             return torch.tanh(self.combine(decoder_states)), None
         context, weights = self.attention(
