@@ -157,7 +157,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="3 rounds: a smoke run")
     parser.add_argument("--rounds", type=int, default=30, help="timed rounds (default: 30)")
     parser.add_argument(
-        "--threads", type=int, default=os.cpu_count(), help="torch CPU threads (default: cores)"
+        "--threads",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="torch CPU threads (default: the cores this process may run on)",
     )
     parser.add_argument(
         "--cases", nargs="+", choices=[c.name for c in CASES], help="a subset (default: all)"
