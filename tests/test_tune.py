@@ -142,6 +142,25 @@ def test_a_trial_with_a_bad_validation_curve_is_pruned_and_its_run_killed(run_st
     assert "test/f1" not in run.data.metrics  # never tested: it did not complete
 
 
+def test_a_resumed_search_draws_afresh_and_a_new_one_reproducibly(compose_config):
+    cfg = compose_config(
+        "experiment=sentiment", "hparams_search=sentiment_optuna", config_name="tune"
+    )
+    params = OmegaConf.to_container(cfg.hparams_search.params)
+
+    def one_search_of_one_trial(study_name: str) -> dict:
+        cfg.hparams_search.study_name = study_name
+        study = open_study(cfg.hparams_search, cfg.optimized_mode)  # as a new process would
+        trial = study.ask()
+        values = {key: suggest(trial, key, space) for key, space in params.items()}
+        study.tell(trial, 0.5)
+        return values
+
+    first = one_search_of_one_trial("a")
+    assert one_search_of_one_trial("a") != first  # resumed: not trial 0's values again
+    assert one_search_of_one_trial("b") == first  # a new study with the same seed: the same
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_the_study_direction_follows_the_experiments_optimized_mode(compose_config, experiment):
     cfg = compose_config(

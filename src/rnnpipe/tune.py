@@ -26,6 +26,7 @@ from typing import Any
 
 import hydra
 import lightning as L
+import numpy as np
 import optuna
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -68,7 +69,8 @@ def as_override(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return f"{key}={str(value).lower()}"
     if isinstance(value, float):
-        return f"{key}={value:.12g}"  # 0.30000000000000004 (a float step) -> 0.3
+        text = f"{value:.12g}"  # 0.30000000000000004 (a float step) -> 0.3
+        return f"{key}={text}.0" if text.lstrip("-").isdigit() else f"{key}={text}"
     return f"{key}={value}"
 
 
@@ -117,11 +119,11 @@ def open_study(search: DictConfig, optimized_mode: str) -> optuna.Study:
     study = optuna.create_study(
         study_name=search.study_name,
         storage=storage,
-        sampler=instantiate(search.sampler),
         pruner=instantiate(search.pruner),
         direction=direction(optimized_mode),
         load_if_exists=True,
     )
+    study.sampler = instantiate(search.sampler, seed=sampler_seed(search.sampler, study))
     if study.direction.name.lower() != direction(optimized_mode):
         raise RnnpipeError(
             f"study {search.study_name!r} in {search.storage}: expected direction "
@@ -129,6 +131,14 @@ def open_study(search: DictConfig, optimized_mode: str) -> optuna.Study:
             f"{study.direction.name.lower()}; choose another {SEARCH_KEY}.study_name"
         )
     return study
+
+
+def sampler_seed(sampler: DictConfig, study: optuna.Study) -> int | None:
+    """The configured seed, moved on by the trials already in the study: a resumed search must
+    not replay the random draws of the one before it (its first trials' values, again)."""
+    if sampler.get("seed") is None:
+        return None
+    return int(np.random.SeedSequence([sampler.seed, len(study.trials)]).generate_state(1)[0])
 
 
 def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -238,6 +248,8 @@ def tune(cfg: DictConfig) -> optuna.Study:
         study.optimize(
             lambda trial: run_trial(trial, cfg, command_line, params),
             n_trials=remaining,
+            # searches run side by side on one storage stop together at n_trials
+            callbacks=[optuna.study.MaxTrialsCallback(search.n_trials, states=FINISHED)],
             gc_after_trial=True,
         )
     print_summary(study, cfg, command_line)
