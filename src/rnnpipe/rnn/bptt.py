@@ -29,7 +29,7 @@ Weights = tuple[Tensor, Tensor, Tensor | None, Tensor | None]
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 ACTIVATIONS_INPLACE = {"tanh": torch.tanh_, "relu": torch.relu_}
 SLOPES = {  # f'(a) from h = f(a), so the forward need keep only h
-    "tanh": lambda h: (h * h).neg_().add_(1),  # 1 - h^2 in one new tensor
+    "tanh": lambda h: torch.addcmul(h.new_ones(()), h, h, value=-1),  # 1 - h^2 in one pass
     "relu": lambda h: (h > 0).to(h.dtype),
 }
 
