@@ -113,6 +113,21 @@ def test_stream_layout_batches_are_the_shuffled_train_stream(write_reviews):
     assert torch.equal(next_inputs[running], expected[running])
 
 
+def test_the_training_order_can_be_replayed_for_an_exact_resume(write_reviews):
+    path = write_reviews(ROWS)
+    datamodule = make_datamodule(path, layout="reviews")
+    datamodule.train_sampler.set_epoch(1)
+    epoch_1 = [batch["tokens"] for batch in datamodule.train_dataloader()]
+    assert len(epoch_1) == 3
+    torch.manual_seed(99)  # the global random state plays no part
+
+    resumed = make_datamodule(path, layout="reviews")
+    resumed.train_sampler.resume(epoch=1, samples_done=2)  # one batch of two reviews done
+    rest = [batch["tokens"] for batch in resumed.train_dataloader()]
+    assert len(rest) == 2
+    assert all(torch.equal(a, b) for a, b in zip(rest, epoch_1[1:], strict=True))
+
+
 def test_reviews_layout_pads_one_review_per_row(write_reviews):
     datamodule = make_datamodule(write_reviews(ROWS), layout="reviews", length_buckets=BUCKETS)
     pad = datamodule.tokenizer.token_to_id(PAD)

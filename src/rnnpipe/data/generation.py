@@ -30,11 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
 from tokenizers.trainers import WordLevelTrainer
 from torch.utils.data import DataLoader
 
+from rnnpipe.data.batching import ResumableShuffle
 from rnnpipe.data.reviews import LABEL_NAMES, Review, read_reviews
 from rnnpipe.data.splits import stratified_split
 from rnnpipe.data.tokenization import (
@@ -152,6 +154,9 @@ class ReviewStreamDataModule(L.LightningDataModule):
     adds a length bucket to every review's condition. Once fitted (or restored with
     :meth:`load_state_dict`), ``setup("test")`` with a ``test_path`` reads only that file.
 
+    The training rows come in an order rebuilt from ``(seed, epoch)`` (:class:`ResumableShuffle`),
+    so a run resumed mid-epoch sees the batches it would have seen.
+
     Batches are dicts of ``(B, T)`` tensors ``tokens`` (inputs), ``targets``, ``labels``,
     ``buckets`` (only with length buckets) and ``lengths (B,)``; padding is ``<pad>`` in
     ``tokens`` and ``targets``.
@@ -196,6 +201,8 @@ class ReviewStreamDataModule(L.LightningDataModule):
         self.tokenizer: Tokenizer | None = None
         self.bucket_counts: list[list[int]] | None = None
         self.splits: dict[str, list[Review]] = {}
+        self.train_set: list[Example] = []  # the training rows, in the chosen layout
+        self.train_sampler: ResumableShuffle | None = None
 
     # -- fitted state: what a trained model needs to read and write text ---------------------
     def state_dict(self) -> dict[str, Any]:
@@ -260,6 +267,8 @@ class ReviewStreamDataModule(L.LightningDataModule):
                     texts, self.min_frequency, self.lowercase, special_tokens=SPECIAL_TOKENS
                 )
             self.bucket_counts = self.count_buckets(self.splits["train"])
+        self.train_set = self.train_rows()
+        self.train_sampler = ResumableShuffle(len(self.train_set), self.seed)
 
     def count_buckets(self, reviews: list[Review]) -> list[list[int]] | None:
         """``counts[label][bucket]``: how often each label's train reviews fall in each bucket."""
@@ -304,11 +313,14 @@ class ReviewStreamDataModule(L.LightningDataModule):
             batch["buckets"] = pad_batch([r.buckets for r in rows], pad_id=0)[0]
         return batch
 
-    def _loader(self, rows: list[Example], shuffle: bool) -> DataLoader:
+    def _loader(self, rows: list[Example], sampler: ResumableShuffle | None = None) -> DataLoader:
         return DataLoader(
             rows,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
+            # a generator of its own: creating a loader's iterator then draws nothing from the
+            # global random state, which an exact resume restores
+            generator=torch.Generator().manual_seed(self.seed),
             collate_fn=self.collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
@@ -320,10 +332,10 @@ class ReviewStreamDataModule(L.LightningDataModule):
         return self.splits[split]
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_rows(), shuffle=True)
+        return self._loader(self.train_set, sampler=self.train_sampler)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.examples(self._reviews_of("val")), shuffle=False)
+        return self._loader(self.examples(self._reviews_of("val")))
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.examples(self._reviews_of("test")), shuffle=False)
+        return self._loader(self.examples(self._reviews_of("test")))
