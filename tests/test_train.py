@@ -160,6 +160,23 @@ def test_trivially_separable_reviews_are_learned_perfectly(compose_config, write
     assert answer["label"].tolist() == ["positive", "negative"]
 
 
+def test_offline_runs_keep_their_reports_and_evaluate_offline(compose_config, write_reviews):
+    cfg = compose_config("trainer.max_epochs=1", "logger=csv", "model.hidden_size=8")
+    train(cfg)
+    reports = Path(cfg.paths.run_dir) / "reports"
+    assert len(pd.read_csv(reports / "predictions" / "test_predictions.tsv", sep="\t")) == 48
+    assert (reports / "plots" / "confusion_matrix.png").stat().st_size > 0
+
+    data = write_reviews([("Lovely.", 1), ("Awful.", 0), ("Fine food.", 1)])
+    checkpoint = Path(cfg.paths.run_dir) / "checkpoints" / "last.ckpt"
+    eval_cfg = compose_config(
+        f"model_uri={checkpoint}", f"data_path={data}", "logger=csv", config_name="evaluate"
+    )
+    assert set(evaluate(eval_cfg)) == {"test/acc", "test/f1", "test/loss"}
+    scored = pd.read_csv(reports / "predictions" / "test_predictions.tsv", sep="\t")
+    assert scored["text"].tolist() == ["Lovely.", "Awful.", "Fine food."]
+
+
 def test_a_checkpoint_needs_no_code_to_load(compose_config):
     cfg = compose_config("trainer.max_epochs=1", "logger=csv", "model.hidden_size=8")
     train(cfg)

@@ -34,9 +34,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule.load_state_dict(module.preprocessing)
     datamodule.setup("test")
 
-    logger = (
-        instantiate(cfg.logger, experiment_name=module.task_name) if cfg.get("logger") else None
-    )
+    logger = tracking.make_logger(cfg.get("logger"), experiment_name=module.task_name)
     trainer = instantiate(cfg.trainer, logger=logger or False)
     tracked = isinstance(logger, MLFlowLogger)
     if tracked:
@@ -52,15 +50,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         )
     with tracking.failure_marks_run(logger):
         [metrics] = trainer.test(module, datamodule=datamodule)
+        reports_dir = Path(cfg.paths.run_dir) / "reports"
+        module.write_test_reports(reports_dir)
         if tracked:
-            reports_dir = Path(cfg.paths.run_dir) / "reports"
-            module.write_test_reports(reports_dir)
             tracking.log_outputs(logger, module, None, reports_dir)
 
     print()
     print(f"{module.task_name} model {cfg.model_uri} on {data_path}:")
     for name in sorted(metrics):
         print(f"  {name:<16} {metrics[name]:.4f}")
+    print(f"reports: {reports_dir}")
     if tracked:
         print(f"MLflow run {logger.run_id} in experiment '{module.task_name}'")
     return metrics

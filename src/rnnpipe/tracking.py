@@ -291,12 +291,14 @@ def run_id_in_checkpoint(checkpoint: str | Path) -> str | None:
     return saved.get(CHECKPOINT_KEY, {}).get("tracking_run_id")
 
 
-def make_logger(logger_cfg: DictConfig | None, resume_run_id: str | None = None) -> Logger | None:
-    """The configured logger; an MLflow one continues ``resume_run_id`` when given."""
+def make_logger(logger_cfg: DictConfig | None, **mlflow_arguments: Any) -> Logger | None:
+    """The configured logger. ``mlflow_arguments`` that are not None (a ``run_id`` to continue,
+    an ``experiment_name``) apply only when it is an MLflow logger."""
     if not logger_cfg:
         return None
-    if resume_run_id and issubclass(get_class(logger_cfg._target_), MLFlowLogger):
-        return instantiate(logger_cfg, run_id=resume_run_id)
+    arguments = {key: value for key, value in mlflow_arguments.items() if value is not None}
+    if arguments and issubclass(get_class(logger_cfg._target_), MLFlowLogger):
+        return instantiate(logger_cfg, **arguments)
     return instantiate(logger_cfg)
 
 

@@ -45,7 +45,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
         data_config=OmegaConf.to_container(cfg.data, resolve=True),
     )
     resumed_run_id = tracking.run_id_in_checkpoint(checkpoint) if checkpoint else None
-    logger = tracking.make_logger(cfg.get("logger"), resume_run_id=resumed_run_id)
+    logger = tracking.make_logger(cfg.get("logger"), run_id=resumed_run_id)
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c]
     callbacks += list(extra_callbacks)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger or False)
@@ -72,10 +72,11 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
                 model, datamodule=datamodule, ckpt_path=best_checkpoint or None
             )
             metrics.update(test_metrics)
+        reports_dir = Path(cfg.paths.run_dir) / "reports"
+        if cfg.get("test") and trainer.is_global_zero:
+            model.write_test_reports(reports_dir)
         if tracked:
             logger.log_metrics({"time/fit_seconds": metrics["time/fit_seconds"]})
-            reports_dir = Path(cfg.paths.run_dir) / "reports"
-            model.write_test_reports(reports_dir)
             tracking.record(
                 logger,
                 "artifacts (checkpoint, tokenizer, reports)",
