@@ -494,10 +494,11 @@ class CoNLLDataModule(L.LightningDataModule):
         sentences = self.splits[split]
         common = {"collate_fn": self.collate, "num_workers": self.num_workers}
         common["persistent_workers"] = self.num_workers > 0
-        if shuffle:
+        distributed = self.trainer is not None and self.trainer.world_size > 1
+        if shuffle and not distributed:  # under DDP, Lightning's distributed sampler shuffles
             buckets = LengthBuckets([len(s.words) for s in sentences], self.batch_size, self.seed)
             return DataLoader(sentences, batch_sampler=buckets, **common)
-        return DataLoader(sentences, batch_size=self.batch_size, shuffle=False, **common)
+        return DataLoader(sentences, batch_size=self.batch_size, shuffle=shuffle, **common)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -146,6 +146,7 @@ class EntityTagger(TaskModule):
         self.test_confusion = MulticlassConfusionMatrix(len(labels))
         self.test_sentences: list[tuple[list[str], list[str], list[str]]] = []
         self.test_table: pd.DataFrame | None = None
+        self.test_counts: list[list[int]] = []
 
     # -- the model -----------------------------------------------------------------------------
     def forward(self, batch: dict[str, Any]) -> torch.Tensor:
@@ -205,12 +206,19 @@ class EntityTagger(TaskModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         _, _, loss = self._step(batch)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["tokens"]))
+        self.log(
+            "train/loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            batch_size=len(batch["tokens"]),
+            sync_dist=True,
+        )
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         scores, mask, loss = self._step(batch)
-        self.log("val/loss", loss, batch_size=len(batch["tokens"]))
+        self.log("val/loss", loss, batch_size=len(batch["tokens"]), sync_dist=True)
         self.val_scores.update(batch["gold"], self.decode(scores, mask))
 
     def on_validation_epoch_end(self) -> None:
@@ -224,7 +232,7 @@ class EntityTagger(TaskModule):
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         scores, mask, loss = self._step(batch)
-        self.log("test/loss", loss, batch_size=len(batch["tokens"]))
+        self.log("test/loss", loss, batch_size=len(batch["tokens"]), sync_dist=True)
         predicted = self.decode(scores, mask)
         self.test_scores.update(batch["gold"], predicted)
         index = {label: i for i, label in enumerate(self.hparams.labels)}
@@ -242,6 +250,10 @@ class EntityTagger(TaskModule):
             self.log(f"test/f1_{row['type']}", row["f1"])
         self.test_table = pd.DataFrame(rows).round(4)
         self.test_scores.reset()
+        # every rank takes part in these; the reports are then written by rank 0 alone
+        self.test_sentences = self.gather(self.test_sentences)
+        self.test_counts = self.test_confusion.compute().tolist()
+        self.test_confusion.reset()
 
     def write_test_reports(self, directory: Path) -> list[Path]:
         """The predictions in CoNLL format, the per-type scores, the tag confusion matrix."""
@@ -258,11 +270,10 @@ class EntityTagger(TaskModule):
         table.parent.mkdir(parents=True, exist_ok=True)
         self.test_table.to_csv(table, sep="\t", index=False)
         matrix = save_confusion_matrix(
-            self.test_confusion.compute().tolist(),
+            self.test_counts,
             self.hparams.labels,
             directory / "plots" / "tag_confusion_matrix.png",
         )
-        self.test_confusion.reset()
         return [predictions, table, matrix]
 
     def report_tags(self) -> dict[str, str]:
