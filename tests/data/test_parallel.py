@@ -169,3 +169,15 @@ def test_a_fitted_state_reads_only_the_test_file(tmp_path):
     assert example.target_ids == dm.tokenizers["target"].encode("Zwei Hunde.").ids
     assert fresh.input_files() == {"test.en": test, "test.de": tmp_path / "test.de.gz"}
     assert set(dm.input_files()) == {"train.en", "train.de", "val.en", "val.de"}
+
+
+def test_training_batches_come_in_a_seeded_order_that_changes_each_epoch(tmp_path):
+    def epoch_order(epoch: int) -> list[int]:
+        dm = make_datamodule(tmp_path, batch_size=2, seed=3)
+        dm.setup("fit")
+        dm.train_sampler.set_epoch(epoch)
+        return [line for batch in dm.train_dataloader() for line in batch["lines"]]
+
+    assert epoch_order(0) == epoch_order(0)  # replayable: a resumed run sees the same order
+    assert sorted(epoch_order(0)) == [1, 2, 3, 4, 5, 6]
+    assert epoch_order(1) != epoch_order(0)

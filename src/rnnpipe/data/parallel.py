@@ -20,6 +20,7 @@ from tokenizers.models import BPE, WordLevel
 from tokenizers.trainers import BpeTrainer, WordLevelTrainer
 from torch.utils.data import DataLoader
 
+from rnnpipe.data.batching import ResumableShuffle
 from rnnpipe.data.text_file import read_lines
 from rnnpipe.data.tokenization import BOS, EOS, PAD, UNK, encode_texts, pad_batch
 from rnnpipe.errors import DataFormatError
@@ -188,6 +189,7 @@ class ParallelDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.tokenizers: dict[str, Tokenizer] = {}
         self.splits: dict[str, list[Example]] = {}
+        self.train_sampler: ResumableShuffle | None = None  # replayable order: exact resume
         self.dropped_pairs = 0
 
     # -- fitted state: what a trained model needs to read new text ---------------------------
@@ -259,6 +261,7 @@ class ParallelDataModule(L.LightningDataModule):
                 for side in ("source", "target")
             }
         self.splits["train"] = self.drop_long(self.encode(train))
+        self.train_sampler = ResumableShuffle(len(self.splits["train"]), self.seed)
         self.splits["val"] = self.encode(self.read_split("val"))
         self.splits["test"] = (
             self.encode(self.read_split("test")) if self.test_path else self.splits["val"]
@@ -315,22 +318,24 @@ class ParallelDataModule(L.LightningDataModule):
             "lines": [e.pair.line for e in examples],
         }
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str) -> DataLoader:
         return DataLoader(
             self.splits[split],
             batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+            sampler=self.train_sampler if split == "train" else None,
+            # a generator of its own: creating an iterator draws nothing from the global random
+            # state, which an exact resume restores
+            generator=torch.Generator().manual_seed(self.seed),
             collate_fn=self.collate,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        return self._loader("train")
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._loader("test")
