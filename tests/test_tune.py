@@ -45,6 +45,12 @@ def run_study(compose_config):
     return run
 
 
+def task_of(experiment: str) -> str:
+    """The task an experiment trains: its search space is conf/hparams_search/<task>_optuna."""
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        return compose("train", overrides=[f"experiment={experiment}"]).task_name
+
+
 def sentiment_runs(tmp_path) -> tuple[MlflowClient, dict]:
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     experiment = client.get_experiment_by_name("sentiment")
@@ -163,9 +169,8 @@ def test_a_resumed_search_draws_afresh_and_a_new_one_reproducibly(compose_config
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_the_study_direction_follows_the_experiments_optimized_mode(compose_config, experiment):
-    cfg = compose_config(
-        f"experiment={experiment}", f"hparams_search={experiment}_optuna", config_name="tune"
-    )
+    search = f"hparams_search={task_of(experiment)}_optuna"
+    cfg = compose_config(f"experiment={experiment}", search, config_name="tune")
     study = open_study(cfg.hparams_search, cfg.optimized_mode)
     expected = {"max": "MAXIMIZE", "min": "MINIMIZE"}[cfg.optimized_mode]
     assert study.direction.name == expected
@@ -180,10 +185,10 @@ def test_the_study_direction_follows_the_experiments_optimized_mode(compose_conf
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_search_space_composes_with_its_experiment(compose_config, experiment):
-    assert (CONFIG_DIR / "hparams_search" / f"{experiment}_optuna.yaml").is_file()
-    cfg = compose_config(
-        f"experiment={experiment}", f"hparams_search={experiment}_optuna", config_name="tune"
-    )
+    task = task_of(experiment)
+    assert (CONFIG_DIR / "hparams_search" / f"{task}_optuna.yaml").is_file()
+    search = f"hparams_search={task}_optuna"
+    cfg = compose_config(f"experiment={experiment}", search, config_name="tune")
     search = cfg.hparams_search
     assert search.n_trials > 0 and search.study_name.startswith(cfg.task_name)
     assert get_class(search.sampler._target_) is optuna.samplers.TPESampler
