@@ -71,11 +71,10 @@ def manual_layer(
     x: Tensor, h0: Tensor, packing: Packing, nonlinearity: str, weights: list[Weights]
 ) -> tuple[Tensor, Tensor]:
     """The hand-written BPTT engine (see ``ManualBPTT``); inference skips building a graph."""
-    flat_weights = [w for direction in weights for w in direction]
-    if torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (x, h0, *flat_weights)
-    ):
-        return ManualBPTT.apply(x, h0, packing, nonlinearity, *flat_weights)
+    if torch.is_grad_enabled():
+        flat_weights = [w for direction in weights for w in direction]
+        if any(t is not None and t.requires_grad for t in (x, h0, *flat_weights)):
+            return ManualBPTT.apply(x, h0, packing, nonlinearity, *flat_weights)
     h, _ = forward_states(x, h0, packing, nonlinearity, weights)
     return layer_outputs(h, packing)
 
@@ -111,9 +110,8 @@ def forward_states(
     activation_ = ACTIVATIONS_INPLACE[nonlinearity]
     w_hh = stack_directions([w_hh for _, w_hh, _, _ in weights])
     h_steps, w_hh_t, matmul_ = step_views(h, w_hh.mT)  # h_steps[t + 1] is h_t
-    for t, active in enumerate(packing.batch_sizes):
-        h_t = running(h_steps[t + 1], active)
-        activation_(matmul_(h_t, running(h_steps[t], active), w_hh_t))
+    for h_prev, h_t, active in zip(h_steps[:-1], h_steps[1:], packing.batch_sizes, strict=True):
+        activation_(matmul_(running(h_t, active), running(h_prev, active), w_hh_t))
     return h, inputs
 
 
