@@ -181,6 +181,9 @@ def test_word_vectors_in_glove_format(tmp_path):
     bad = write(tmp_path, "the 0.5 -1\ngermany 1 2 3\n", "bad.txt")
     with pytest.raises(DataFormatError, match=r"bad.txt:2: expected a word and 2 numbers"):
         read_word_vectors(bad, vocabulary)
+    lonely = write(tmp_path, "the 0.5 -1\n\ngermany\n", "lonely.txt")
+    with pytest.raises(DataFormatError, match=r"lonely.txt:3: expected a word and 2 numbers"):
+        read_word_vectors(lonely, vocabulary)
 
 
 def test_length_buckets_cover_every_sentence_once_per_epoch():

@@ -286,9 +286,11 @@ def read_word_vectors(path: str | Path, vocabulary: dict[str, int]) -> torch.Ten
         fields = line.rstrip().split(" ")
         if number == 1 and len(fields) == 2 and all(f.isdigit() for f in fields):
             continue
-        if len(fields) < 2:
+        if not line.strip():
             continue
         if dim is None:
+            if len(fields) < 2:
+                raise DataFormatError(path, number, "a word and its vector", repr(line[:60]))
             dim = len(fields) - 1
         if len(fields) - 1 != dim:
             raise DataFormatError(
