@@ -22,13 +22,13 @@ def test_results_table_lists_marked_runs_and_rewrites_the_readme(compose_config,
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
 
     table = results.rows(client)
-    assert [row[3] for row in table] == ["test/acc", "test/f1"]  # the unmarked run is not listed
-    label, data, evaluated_on, _, value, minutes, hardware, command, where = table[0]
+    [row] = table  # the unmarked run is not listed
+    label, data, evaluated_on, metrics, minutes, hardware, command, where = row
     assert label == "demo"
-    assert value == f"{marked['test/acc']:.4f}"
+    assert metrics == f"test/acc {marked['test/acc']:.4f}<br>test/f1 {marked['test/f1']:.4f}"
     sample = compose_config().data.path
     sha = hashlib.sha256(Path(sample).read_bytes()).hexdigest()[:12]
-    assert data == f"`reviews_sample.tsv` (321 lines, sha256 {sha})"
+    assert data == f"`reviews_sample.tsv` (reviews; 321 lines, sha256 {sha})"
     assert evaluated_on == "held-out 15% (stratified, seed 42)"
     assert minutes.endswith(" min") and "cores" in hardware
     experiment = client.get_experiment_by_name("sentiment").experiment_id

@@ -17,9 +17,15 @@ from mlflow.entities import Run
 from rnnpipe.config import PROJECT_ROOT
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-COLUMNS = ("Result", "Data", "Evaluated on", "Metric", "Value", "Training time", "Hardware",
-           "Command", "MLflow run")  # fmt: skip
-HIDDEN_METRICS = ("loss",)  # losses are in MLflow; the table shows what a reader compares
+COLUMNS = ("Result", "Data", "Evaluated on", "Metrics", "Training time", "Hardware", "Command",
+           "MLflow run")  # fmt: skip
+# what a reader compares, per task (the rest, losses and per-type scores included, is in MLflow)
+HEADLINE_METRICS = {
+    "sentiment": ("test/acc", "test/f1"),
+    "ner": ("test/f1", "test/precision", "test/recall"),
+    "translation": ("test/bleu", "test/chrf", "test/perplexity"),
+    "generation": ("test/bits_per_char", "test/perplexity", "test/classifier_agreement"),
+}
 
 
 def results_runs(client: MlflowClient) -> list[Run]:
@@ -39,28 +45,18 @@ def results_runs(client: MlflowClient) -> list[Run]:
     return [newest[label] for label in sorted(newest)]
 
 
-def data_cell(tags: dict[str, str], roles: tuple[str, ...]) -> str:
-    files = []
-    for role in roles:
-        path = tags.get(f"rnnpipe.data.{role}.path")
-        if path:
-            sha = tags[f"rnnpipe.data.{role}.sha256"][:12]
-            files.append(
-                f"`{Path(path).name}` ({tags[f'rnnpipe.data.{role}.lines']} lines, sha256 {sha})"
-            )
-    return "<br>".join(files) or "—"
-
-
-def data_roles(tags: dict[str, str]) -> tuple[str, ...]:
-    return tuple(
-        sorted(
-            {
-                key.split(".")[2]
-                for key in tags
-                if key.startswith("rnnpipe.data.") and key.endswith(".path")
-            }
-        )
-    )
+def data_cell(tags: dict[str, str]) -> str:
+    """Each data file the run read, once, with the roles it played, its lines and SHA-256."""
+    roles_by_file: dict[str, list[str]] = {}
+    for key in sorted(tags):
+        if key.startswith("rnnpipe.data.") and key.endswith(".path"):
+            roles_by_file.setdefault(tags[key], []).append(key.split(".")[2])
+    cells = []
+    for path, roles in roles_by_file.items():
+        sha = tags[f"rnnpipe.data.{roles[0]}.sha256"][:12]
+        lines = tags[f"rnnpipe.data.{roles[0]}.lines"]
+        cells.append(f"`{Path(path).name}` ({', '.join(roles)}; {lines} lines, sha256 {sha})")
+    return "<br>".join(cells) or "—"
 
 
 def evaluated_on(run: Run) -> str:
@@ -77,25 +73,30 @@ def evaluated_on(run: Run) -> str:
     return "test split"
 
 
+def metrics_cell(run: Run) -> str:
+    metrics = run.data.metrics
+    headline = HEADLINE_METRICS.get(run.data.tags.get("rnnpipe.task", ""), ())
+    shown = [name for name in headline if name in metrics] or [
+        name for name in sorted(metrics) if name.startswith("test/") and name != "test/loss"
+    ]
+    return "<br>".join(f"{name} {metrics[name]:.4f}" for name in shown)
+
+
 def rows(client: MlflowClient) -> list[tuple[str, ...]]:
+    """One row per results run: label, data, test set, metrics, time, hardware, command, run."""
     table = []
     for run in results_runs(client):
-        tags, metrics = run.data.tags, run.data.metrics
-        roles = data_roles(tags)
-        seconds = metrics.get("time/fit_seconds")
-        time_cell = f"{seconds / 60:.1f} min" if seconds else "—"
+        tags = run.data.tags
+        seconds = run.data.metrics.get("time/fit_seconds")
         command = tags.get("rnnpipe.command", "").replace("|", "\\|")
         experiment = client.get_experiment(run.info.experiment_id).name
-        for name in sorted(metrics):
-            if not name.startswith("test/") or name.split("/")[1] in HIDDEN_METRICS:
-                continue
-            table.append(
-                (
-                    tags["rnnpipe.results_row"], data_cell(tags, roles), evaluated_on(run), name,
-                    f"{metrics[name]:.4f}", time_cell, tags.get("rnnpipe.hardware", "—"),
-                    f"`{command}`", f"{experiment} / {run.info.run_name}",
-                )
-            )  # fmt: skip
+        table.append(
+            (
+                tags["rnnpipe.results_row"], data_cell(tags), evaluated_on(run), metrics_cell(run),
+                f"{seconds / 60:.1f} min" if seconds else "—", tags.get("rnnpipe.hardware", "—"),
+                f"`{command}`", f"{experiment} / {run.info.run_name}",
+            )
+        )  # fmt: skip
     return table
 
 
