@@ -242,12 +242,13 @@ class Translator(TaskModule):
         )
         loss, tokens = self.token_loss(attentional, batch["target_out"])
         self.nll[split].update(loss.detach(), weight=tokens)
-        decodings = {"translation": self.translate(batch["source"], batch["source_lengths"], 1)}
+        # Validation decodes greedily (cheap, every epoch). The test decodes with the configured
+        # beam, and greedily too, so that the two can be compared.
+        source, lengths = batch["source"], batch["source_lengths"]
+        decodings = {"translation": self.translate(source, lengths, beam_size=1)}
         if split == "test" and self.hparams.beam_size > 1:
-            decodings = {
-                "translation": self.translate(batch["source"], batch["source_lengths"]),
-                "greedy": decodings["translation"],
-            }
+            decodings["greedy"] = decodings["translation"]
+            decodings["translation"] = self.translate(source, lengths)
         target = self.tokenizer("target")
         texts = {name: target.decode_batch(ids) for name, ids in decodings.items()}
         for row, line in enumerate(batch["lines"]):
