@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import mlflow
@@ -42,19 +43,25 @@ def test_a_training_run_is_recorded_registered_and_served(compose_config, capsys
     client = MlflowClient(cfg.logger.tracking_uri)
     [run] = client.search_runs([client.get_experiment_by_name("translation").experiment_id])
     assert run.info.status == "FINISHED"
-    for name in ("train/loss", "val/loss", "val/ppl", "val/bleu", "val/chrf"):
+    for name in ("train/loss", "val/loss", "val/perplexity", "val/bleu", "val/chrf"):
         assert len(client.get_metric_history(run.info.run_id, name)) == 2, name
-    for name in ("test/bleu", "test/chrf", "test/bleu_greedy", "test/chrf_greedy", "test/ppl"):
+    for name in (
+        "test/bleu",
+        "test/chrf",
+        "test/bleu_greedy",
+        "test/chrf_greedy",
+        "test/perplexity",
+    ):
         assert run.data.metrics[name] == pytest.approx(metrics[name]), name
     assert 0.0 <= metrics["test/bleu"] <= 100.0
-    assert metrics["test/ppl"] == pytest.approx(2.718281828 ** metrics["test/loss"], rel=1e-4)
+    assert metrics["test/perplexity"] == pytest.approx(math.exp(metrics["test/loss"]), rel=1e-4)
 
     tags = run.data.tags
     # word-level tokens are lowercased, so scoring is case-insensitive
     assert tags["sacrebleu.bleu_signature"].startswith("nrefs:1|case:lc|eff:no|tok:13a|")
     assert tags["sacrebleu.chrf_signature"].startswith("nrefs:1|case:lc|eff:yes|nc:6|nw:0|")
     assert tags["rnnpipe.decoding"] == "beam_size=3 length_penalty=1.0 max_decode_length=20"
-    assert tags["rnnpipe.data.test.de.path"] == str(SAMPLE / "test.de")
+    assert tags["rnnpipe.data.test_de.path"] == str(SAMPLE / "test.de")
 
     artifacts = artifact_paths(client, run.info.run_id)
     assert {"tokenizer/source.json", "tokenizer/target.json"} <= artifacts
@@ -97,7 +104,7 @@ def test_a_training_run_is_recorded_registered_and_served(compose_config, capsys
             config_name="evaluate",
         )
     )
-    assert {"test/bleu", "test/chrf", "test/ppl", "test/loss"} <= set(scores)
+    assert {"test/bleu", "test/chrf", "test/perplexity", "test/loss"} <= set(scores)
 
 
 def write_toy_corpus(directory, split: str, count: int, seed: int) -> None:
@@ -144,4 +151,4 @@ def test_a_learnable_toy_language_is_learned(compose_config, tmp_path):
     # an untrained model scores ~0; this one gets nearly every word and its place right
     assert metrics["test/bleu"] > 90.0
     assert metrics["test/chrf"] > 95.0
-    assert metrics["test/ppl"] < 1.3
+    assert metrics["test/perplexity"] < 1.3

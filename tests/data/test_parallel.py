@@ -167,8 +167,8 @@ def test_a_fitted_state_reads_only_the_test_file(tmp_path):
     assert list(fresh.splits) == ["test"]
     [example] = fresh.splits["test"]
     assert example.target_ids == dm.tokenizers["target"].encode("Zwei Hunde.").ids
-    assert fresh.input_files() == {"test.en": test, "test.de": tmp_path / "test.de.gz"}
-    assert set(dm.input_files()) == {"train.en", "train.de", "val.en", "val.de"}
+    assert fresh.input_files() == {"test_en": test, "test_de": tmp_path / "test.de.gz"}
+    assert set(dm.input_files()) == {"train_en", "train_de", "val_en", "val_de"}
 
 
 def test_training_batches_come_in_a_seeded_order_that_changes_each_epoch(tmp_path):

@@ -208,7 +208,7 @@ class ParallelDataModule(L.LightningDataModule):
             }
 
     def input_files(self) -> dict[str, Path]:
-        """The files ``setup`` read, by role (``train.en``, ``train.de``, ...): each MLflow run
+        """The files ``setup`` read, by role (``train_en``, ``train_de``, ...): each MLflow run
         records them."""
         if self.tokenizers and "train" not in self.splits and self.test_path:
             splits = ["test"]
@@ -217,8 +217,8 @@ class ParallelDataModule(L.LightningDataModule):
         files = {}
         for split in splits:
             source = Path(self.paths[split])
-            files[f"{split}.{self.source_lang}"] = source
-            files[f"{split}.{self.target_lang}"] = target_path_for(
+            files[f"{split}_{self.source_lang}"] = source
+            files[f"{split}_{self.target_lang}"] = target_path_for(
                 source, self.source_lang, self.target_lang
             )
         return files

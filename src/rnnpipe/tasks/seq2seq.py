@@ -279,7 +279,7 @@ class Translator(TaskModule):
         nll = float(self.nll[split].compute())
         self.nll[split].reset()
         scores[f"{split}/loss"] = nll
-        scores[f"{split}/ppl"] = math.exp(nll)
+        scores[f"{split}/perplexity"] = math.exp(nll)
         self.log_dict(scores)
 
     def on_validation_epoch_start(self) -> None:
