@@ -5,7 +5,7 @@ Every engine here takes the same arguments and returns the same thing:
     layer(x, h0, packing, nonlinearity, weights) -> (output, h_n)
 
     x:       (T, B, I)   time-major, batch sorted longest first (see ``Packing``)
-    h0:      (D, B, H)   initial state of each direction
+    h0:      (D, B, H)   initial state of each direction, or None for zeros
     weights: D tuples (W_ih (H, I), W_hh (H, H), b_ih (H,) or None, b_hh (H,) or None)
     output:  (T, B, D*H) h_t of every step, zeros at padded steps
     h_n:     (D, B, H)   each sequence's state at its own last valid step
@@ -35,7 +35,7 @@ SLOPES = {  # f'(a) from h = f(a), so the forward need keep only h
 
 
 def autograd_layer(
-    x: Tensor, h0: Tensor, packing: Packing, nonlinearity: str, weights: list[Weights]
+    x: Tensor, h0: Tensor | None, packing: Packing, nonlinearity: str, weights: list[Weights]
 ) -> tuple[Tensor, Tensor]:
     """The reference engine: h_t = f(W_ih x_t + W_hh h_{t-1} + b), a Python loop over time.
 
@@ -51,7 +51,7 @@ def autograd_layer(
         bias = None if b_ih is None else b_ih + b_hh
         projected = F.linear(x_d, w_ih, bias)  # W_ih x_t + b for all steps: (T, B, H)
         w_hh_t = w_hh.t()
-        h = h0[direction]
+        h = x.new_zeros(batch, w_hh.shape[0]) if h0 is None else h0[direction]
         steps = []
         for projected_t, active in zip(projected.unbind(0), packing.batch_sizes, strict=True):
             h_t = activation(torch.addmm(running(projected_t, active), running(h, active), w_hh_t))
@@ -68,7 +68,7 @@ def autograd_layer(
 
 
 def manual_layer(
-    x: Tensor, h0: Tensor, packing: Packing, nonlinearity: str, weights: list[Weights]
+    x: Tensor, h0: Tensor | None, packing: Packing, nonlinearity: str, weights: list[Weights]
 ) -> tuple[Tensor, Tensor]:
     """The hand-written BPTT engine (see ``ManualBPTT``); inference skips building a graph."""
     if torch.is_grad_enabled():
@@ -80,7 +80,7 @@ def manual_layer(
 
 
 def forward_states(
-    x: Tensor, h0: Tensor, packing: Packing, nonlinearity: str, weights: list[Weights]
+    x: Tensor, h0: Tensor | None, packing: Packing, nonlinearity: str, weights: list[Weights]
 ) -> tuple[Tensor, list[Tensor]]:
     """Every state of one layer, computed in place: h_t = f(W_ih x_t + b + W_hh h_{t-1}).
 
@@ -89,7 +89,7 @@ def forward_states(
     ``(T * B, I)``: ``x``, and for the reverse direction each sequence reversed.
     """
     steps, batch, features = x.shape
-    directions, _, hidden = h0.shape
+    directions, hidden = len(weights), weights[0][1].shape[0]
     inputs = [x] if directions == 1 else [x, packing.reverse(x)]
     inputs = [x_d.reshape(steps * batch, features) for x_d in inputs]
 
@@ -98,7 +98,10 @@ def forward_states(
     # on the sequences still running.
     rows = packing.valid_rows
     h = (x.new_empty if rows is None else x.new_zeros)(directions, steps + 1, batch, hidden)
-    h.select(1, 0).copy_(h0)
+    if h0 is None:
+        h.select(1, 0).zero_()
+    else:
+        h.select(1, 0).copy_(h0)
     for d, (x_d, (w_ih, _, b_ih, b_hh)) in enumerate(zip(inputs, weights, strict=True)):
         bias = x.new_zeros(hidden) if b_ih is None else b_ih + b_hh
         projection = h[d, 1:].view(steps * batch, hidden)

@@ -101,26 +101,24 @@ class VanillaRNN(nn.Module):
         self.bptt = bptt
         self.num_directions = 2 if bidirectional else 1
 
-        for layer in range(num_layers):
+        # Parameter names as PyTorch's built-in RNN has them: (W_ih, W_hh, b_ih, b_hh) of each
+        # direction of each layer.
+        self._weight_names = [
+            [
+                (f"weight_ih{suffix}", f"weight_hh{suffix}", f"bias_ih{suffix}", f"bias_hh{suffix}")
+                for suffix in (f"_l{layer}", f"_l{layer}_reverse")[: self.num_directions]
+            ]
+            for layer in range(num_layers)
+        ]
+        for layer, directions in enumerate(self._weight_names):
             layer_input = input_size if layer == 0 else hidden_size * self.num_directions
-            for suffix in self._suffixes(layer):
-                self.register_parameter(
-                    f"weight_ih{suffix}", nn.Parameter(torch.empty(hidden_size, layer_input))
-                )
-                self.register_parameter(
-                    f"weight_hh{suffix}", nn.Parameter(torch.empty(hidden_size, hidden_size))
-                )
+            for w_ih, w_hh, b_ih, b_hh in directions:
+                self.register_parameter(w_ih, nn.Parameter(torch.empty(hidden_size, layer_input)))
+                self.register_parameter(w_hh, nn.Parameter(torch.empty(hidden_size, hidden_size)))
                 if bias:
-                    self.register_parameter(
-                        f"bias_ih{suffix}", nn.Parameter(torch.empty(hidden_size))
-                    )
-                    self.register_parameter(
-                        f"bias_hh{suffix}", nn.Parameter(torch.empty(hidden_size))
-                    )
+                    self.register_parameter(b_ih, nn.Parameter(torch.empty(hidden_size)))
+                    self.register_parameter(b_hh, nn.Parameter(torch.empty(hidden_size)))
         self.reset_parameters()
-
-    def _suffixes(self, layer: int) -> list[str]:
-        return [f"_l{layer}", f"_l{layer}_reverse"][: self.num_directions]
 
     def reset_parameters(self) -> None:
         bound = 1.0 / math.sqrt(self.hidden_size)
@@ -131,12 +129,12 @@ class VanillaRNN(nn.Module):
         """``(W_ih, W_hh, b_ih, b_hh)`` of each direction of ``layer``; biases None without bias."""
         return [
             (
-                getattr(self, f"weight_ih{suffix}"),
-                getattr(self, f"weight_hh{suffix}"),
-                getattr(self, f"bias_ih{suffix}", None),
-                getattr(self, f"bias_hh{suffix}", None),
+                getattr(self, w_ih),
+                getattr(self, w_hh),
+                getattr(self, b_ih, None),
+                getattr(self, b_hh, None),
             )
-            for suffix in self._suffixes(layer)
+            for w_ih, w_hh, b_ih, b_hh in self._weight_names[layer]
         ]
 
     def extra_repr(self) -> str:
@@ -162,11 +160,12 @@ class VanillaRNN(nn.Module):
             packing = Packing.from_lengths(
                 self._check_lengths(lengths, batch, seq_len), seq_len, x.device
             )
-        if h0 is None:
-            h0 = x.new_zeros(self.num_layers * self.num_directions, batch, self.hidden_size)
 
         layer_input = packing.sort(x.transpose(0, 1), dim=1)  # (T, B, I), time-major
-        h0_per_layer = packing.sort(h0, dim=1).split(self.num_directions)
+        if h0 is None:
+            h0_per_layer = [None] * self.num_layers  # zeros, made by each layer
+        else:
+            h0_per_layer = packing.sort(h0, dim=1).split(self.num_directions)
         run_layer = ENGINES[self.bptt]
         finals = []
         for layer, h0_layer in enumerate(h0_per_layer):
@@ -178,7 +177,7 @@ class VanillaRNN(nn.Module):
                 output = F.dropout(output, self.dropout)
             layer_input = output
         output = packing.unsort(layer_input.transpose(0, 1))  # (B, T, D*H)
-        h_n = packing.unsort(torch.cat(finals), dim=1)
+        h_n = packing.unsort(finals[0] if len(finals) == 1 else torch.cat(finals), dim=1)
         return output, h_n
 
     def _check_input(self, x: Tensor, h0: Tensor | None) -> None:
