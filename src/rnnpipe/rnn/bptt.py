@@ -131,7 +131,8 @@ def layer_outputs(h: Tensor, packing: Packing) -> tuple[Tensor, Tensor]:
 class ManualBPTT(torch.autograd.Function):
     """One layer with its backward written out: BPTT as a reverse walk over the kept states.
 
-    Forward keeps every state h_t; nothing else is recorded. Backward walks time in reverse,
+    Forward keeps every state h_t (and the inputs); no graph is recorded. Backward walks time
+    in reverse,
 
         da_t = (dy_t + da_{t+1} W_hh) * f'(a_t)        f'(a_t) = 1 - h_t^2 (tanh), [h_t > 0] (ReLU)
 
