@@ -23,6 +23,7 @@ class Packing:
     Attributes:
         batch_sizes: active rows at each step, non-increasing (length ``T``).
         order: ``(B,)`` the original row at each sorted position.
+        unorder: ``(B,)`` the sorted position of each original row (the inverse of ``order``).
         lengths: ``(B,)`` sorted lengths.
         padding: ``(T, B)`` True at padded steps (time-major, sorted).
         valid_rows: indices of the steps that are not padding among the ``T * B`` rows of a
@@ -33,6 +34,7 @@ class Packing:
 
     batch_sizes: list[int]
     order: Tensor | None = None
+    unorder: Tensor | None = None
     lengths: Tensor | None = None
     padding: Tensor | None = None
     valid_rows: Tensor | None = None
@@ -53,6 +55,7 @@ class Packing:
         return cls(
             batch_sizes=(~padding).sum(dim=1).tolist(),
             order=order.to(device),
+            unorder=torch.argsort(order).to(device),
             lengths=lengths.to(device),
             padding=padding.to(device),
             valid_rows=(~padding).flatten().nonzero().squeeze(1).to(device),
@@ -69,9 +72,7 @@ class Packing:
 
     def unsort(self, batch: Tensor, dim: int = 0) -> Tensor:
         """Undo :meth:`sort`: rows back in the caller's order."""
-        if self.order is None:
-            return batch
-        return batch.index_select(dim, torch.argsort(self.order))
+        return batch if self.unorder is None else batch.index_select(dim, self.unorder)
 
     def reverse(self, steps: Tensor) -> Tensor:
         """Reverse ``(T, B, ...)`` in time within each sequence's own length; padding stays put.
