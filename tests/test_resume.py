@@ -61,6 +61,10 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     interrupted, reference = by_name["interrupted"], by_name["uninterrupted"]
     assert interrupted.info.status == "FINISHED"
     assert interrupted.data.tags["rnnpipe.resumed_from"] == str(last)
+    assert "ckpt_path=last" in interrupted.data.tags["rnnpipe.resume_commands"]
+    assert "ckpt_path" not in interrupted.data.tags["rnnpipe.command"]
+    legs = client.get_metric_history(interrupted.info.run_id, "time/fit_seconds")
+    assert len(legs) == 1  # the killed leg never reached its end; the resumed one did
 
     for metric in ("val/loss", "val/f1", "test/loss", "test/acc", "test/f1"):
         assert interrupted.data.metrics[metric] == pytest.approx(

@@ -23,7 +23,7 @@ COLUMNS = ("Result", "Data", "Evaluated on", "Metrics", "Training time", "Hardwa
 HEADLINE_METRICS = {
     "sentiment": ("test/acc", "test/f1"),
     "ner": ("test/f1", "test/precision", "test/recall"),
-    "translation": ("test/bleu", "test/chrf", "test/perplexity"),
+    "translation": ("test/bleu", "test/bleu_greedy", "test/chrf"),
     "generation": ("test/bits_per_char", "test/perplexity", "test/classifier_agreement"),
 }
 
@@ -70,6 +70,8 @@ def evaluated_on(run: Run) -> str:
     fraction = params.get("data.test_fraction")
     if fraction:
         return f"held-out {float(fraction):.0%} (stratified, seed {params.get('data.seed')})"
+    if params.get("data.val_path"):
+        return f"`{Path(params['data.val_path']).name}` (the validation file: no test file given)"
     return "test split"
 
 
@@ -87,14 +89,18 @@ def rows(client: MlflowClient) -> list[tuple[str, ...]]:
     table = []
     for run in results_runs(client):
         tags = run.data.tags
-        seconds = run.data.metrics.get("time/fit_seconds")
-        command = tags.get("rnnpipe.command", "").replace("|", "\\|")
+        # a resumed run logs each leg's fit time: the run trained for their sum
+        legs = client.get_metric_history(run.info.run_id, "time/fit_seconds")
+        seconds = sum(leg.value for leg in legs)
+        commands = [tags.get("rnnpipe.command", "")]
+        commands += tags.get("rnnpipe.resume_commands", "").splitlines()
+        command = "<br>".join(f"`{c}`".replace("|", "\\|") for c in commands if c)
         experiment = client.get_experiment(run.info.experiment_id).name
         table.append(
             (
                 tags["rnnpipe.results_row"], data_cell(tags), evaluated_on(run), metrics_cell(run),
                 f"{seconds / 60:.1f} min" if seconds else "—", tags.get("rnnpipe.hardware", "—"),
-                f"`{command}`", f"{experiment} / {run.info.run_name}",
+                command, f"{experiment} / {run.info.run_name}",
             )
         )  # fmt: skip
     return table

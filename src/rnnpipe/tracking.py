@@ -170,12 +170,17 @@ def git_commit(root: Path = PROJECT_ROOT) -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
+def command_line() -> str:
+    """This process's command, as a user would type it again."""
+    return shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
 def run_tags(task_name: str) -> dict[str, str]:
     """Where a run came from: commit, command line, Hydra overrides, and the sweep it belongs to."""
     tags = {
         "rnnpipe.task": task_name,
         "mlflow.source.git.commit": git_commit(),
-        "rnnpipe.command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "rnnpipe.command": command_line(),
     }
     if HydraConfig.initialized():
         hydra = HydraConfig.get()
@@ -309,6 +314,9 @@ def continue_run(logger: MLFlowLogger, checkpoint: str | Path) -> str:
     client, run_id = logger.experiment, logger.run_id
     client.update_run(run_id, status="RUNNING")
     client.set_tag(run_id, "rnnpipe.resumed_from", str(Path(checkpoint).resolve()))
+    earlier = client.get_run(run_id).data.tags.get("rnnpipe.resume_commands", "")
+    command = command_line()
+    client.set_tag(run_id, "rnnpipe.resume_commands", "\n".join(filter(None, [earlier, command])))
     return run_id
 
 
