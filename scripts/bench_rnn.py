@@ -82,17 +82,25 @@ def contenders(case: Case, device: torch.device) -> dict[str, Forward]:
     return forwards
 
 
-def seconds(call: Callable[[], object], device: torch.device) -> float:
+CLOCKS = {
+    "wall": time.perf_counter,
+    "cpu": time.process_time,  # this process's CPU time: blind to other processes' load
+}
+
+
+def seconds(call: Callable[[], object], device: torch.device, clock: Callable[[], float]) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    start = time.perf_counter()
+    start = clock()
     call()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return time.perf_counter() - start
+    return clock() - start
 
 
-def measure(case: Case, device: torch.device, rounds: int, warmup: int) -> list[dict]:
+def measure(
+    case: Case, device: torch.device, rounds: int, warmup: int, clock: Callable[[], float]
+) -> list[dict]:
     """One row per mode and contender: median milliseconds, tokens/s and speed vs nn.RNN."""
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(case.batch, case.steps, case.input_size, generator=generator).to(device)
@@ -114,7 +122,7 @@ def measure(case: Case, device: torch.device, rounds: int, warmup: int) -> list[
         times = {name: [] for name in forwards}
         for round_ in range(warmup + rounds):
             for name, forward in forwards.items():
-                elapsed = seconds(lambda run=run, forward=forward: run(forward), device)
+                elapsed = seconds(lambda run=run, forward=forward: run(forward), device, clock)
                 if round_ >= warmup:
                     times[name].append(elapsed)
         medians = {name: statistics.median(ts) for name, ts in times.items()}
@@ -165,8 +173,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--cases", nargs="+", choices=[c.name for c in CASES], help="a subset (default: all)"
     )
+    parser.add_argument(
+        "--clock",
+        choices=CLOCKS,
+        default="wall",
+        help="wall: elapsed time (default); cpu: this process's CPU time, for a machine busy "
+        "with other work (use with --threads 1: spinning OpenMP threads count as CPU time)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/rnn.json"))
     args = parser.parse_args(argv)
+    if args.clock == "cpu" and args.device != "cpu":
+        parser.error("--clock cpu measures CPU work; time a GPU with the wall clock")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA GPU is available here")
 
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
@@ -179,18 +198,20 @@ def main(argv: list[str] | None = None) -> None:
         "device_name": device_name,
         "threads": torch.get_num_threads(),
         "rounds": rounds,
+        "clock": args.clock,
         "load_average_1min_at_start": os.getloadavg()[0],
     }
     print(
         f"torch {torch.__version__} on {device} ({device_name}), "
-        f"{torch.get_num_threads()} threads, median of {rounds} interleaved rounds, "
+        f"{torch.get_num_threads()} threads, {args.clock} clock, "
+        f"median of {rounds} interleaved rounds, "
         f"load average {environment['load_average_1min_at_start']:.1f}"
     )
 
     print(HEADER)
     rows = []
     for case in cases:
-        case_rows = measure(case, device, rounds, warmup)
+        case_rows = measure(case, device, rounds, warmup, CLOCKS[args.clock])
         print("\n".join(format_row(row) for row in case_rows), flush=True)
         rows += case_rows
 
