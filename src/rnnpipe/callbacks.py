@@ -9,7 +9,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from rnnpipe.data.batching import ResumableShuffle
+from rnnpipe.data.batching import LengthBuckets, ResumableShuffle
 from rnnpipe.errors import RnnpipeError
 
 RESUME_KEY = "rnnpipe_resume"
@@ -20,8 +20,9 @@ class ExactResume(L.Callback):
 
     Lightning restores the weights, the optimizer and its loop counters. Two things it does not
     restore are saved here: the random generators (dropout, teacher forcing, sampling) and the
-    position in the epoch, which is handed to the train loader's :class:`ResumableShuffle` so the
-    rest of the interrupted epoch sees exactly the batches it would have seen.
+    position in the epoch, which is handed to the DataModule's ``train_sampler`` (a
+    :class:`ResumableShuffle` or :class:`LengthBuckets`) so the rest of the interrupted epoch
+    sees exactly the batches it would have seen.
     """
 
     def on_save_checkpoint(
@@ -42,10 +43,9 @@ class ExactResume(L.Callback):
             return
         torch.set_rng_state(saved["torch_rng"])
         random.setstate(saved["python_rng"])
-        samples_done = saved["batches_done"] * trainer.datamodule.batch_size
         sampler = getattr(trainer.datamodule, "train_sampler", None)
-        if isinstance(sampler, ResumableShuffle):
-            sampler.resume(saved["epoch"], samples_done)
+        if isinstance(sampler, ResumableShuffle | LengthBuckets):
+            sampler.resume(saved["epoch"], saved["batches_done"])
 
 
 class StopOnNonFiniteLoss(L.Callback):

@@ -12,7 +12,6 @@ from conftest import SAMPLE_DATA
 from rnnpipe.data.conll import (
     CASINGS,
     CoNLLDataModule,
-    LengthBuckets,
     Sentence,
     casing,
     encode_sentences,
@@ -184,19 +183,6 @@ def test_word_vectors_in_glove_format(tmp_path):
     lonely = write(tmp_path, "the 0.5 -1\n\ngermany\n", "lonely.txt")
     with pytest.raises(DataFormatError, match=r"lonely.txt:3: expected a word and 2 numbers"):
         read_word_vectors(lonely, vocabulary)
-
-
-def test_length_buckets_cover_every_sentence_once_per_epoch():
-    lengths = [1, 30, 2, 29, 3, 28, 4, 27, 5, 26] * 10
-    buckets = LengthBuckets(lengths, batch_size=10, seed=1, pool_batches=10)
-    first = list(buckets)
-    assert sorted(i for batch in first for i in batch) == list(range(100))
-    assert len(first) == len(buckets) == 10
-    # sorted within the pool: every batch holds one length class (x10 copies of 10 lengths)
-    assert all(len({lengths[i] for i in batch}) == 1 for batch in first)
-    assert list(buckets) == first  # a pure function of (seed, epoch)
-    buckets.set_epoch(1)
-    assert list(buckets) != first
 
 
 def sample_module(**overrides) -> CoNLLDataModule:

@@ -122,7 +122,7 @@ def test_the_training_order_can_be_replayed_for_an_exact_resume(write_reviews):
     torch.manual_seed(99)  # the global random state plays no part
 
     resumed = make_datamodule(path, layout="reviews")
-    resumed.train_sampler.resume(epoch=1, samples_done=2)  # one batch of two reviews done
+    resumed.train_sampler.resume(epoch=1, batches_done=1)  # one batch of two reviews done
     rest = [batch["tokens"] for batch in resumed.train_dataloader()]
     assert len(rest) == 2
     assert all(torch.equal(a, b) for a, b in zip(rest, epoch_1[1:], strict=True))

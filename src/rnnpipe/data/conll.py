@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,9 @@ import lightning as L
 import torch
 from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 
+from rnnpipe.data.batching import LengthBuckets, make_loader
 from rnnpipe.data.tag_schemes import (
     INPUT_SCHEMES,
     TRAINING_SCHEMES,
@@ -324,39 +326,6 @@ def read_word_vectors(path: str | Path, vocabulary: dict[str, int]) -> torch.Ten
 
 
 # -- batching ----------------------------------------------------------------------------------
-class LengthBuckets(Sampler[list[int]]):
-    """Shuffled batches of sentences of similar length, a pure function of ``(seed, epoch)``.
-
-    The RNN takes one step per position of the longest sentence in a batch, so grouping
-    lengths saves most steps. Sentences are shuffled, cut into pools of ``pool_batches``
-    batches, sorted by length within a pool, batched, and the batches shuffled. Lightning
-    calls :meth:`set_epoch` before every epoch.
-    """
-
-    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, pool_batches: int = 50):
-        self.lengths = list(lengths)
-        self.batch_size = batch_size
-        self.seed = seed
-        self.pool = batch_size * pool_batches
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.lengths) / self.batch_size)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[list[int]]:
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        order = torch.randperm(len(self.lengths), generator=generator).tolist()
-        batches = []
-        for start in range(0, len(order), self.pool):
-            pool = sorted(order[start : start + self.pool], key=self.lengths.__getitem__)
-            batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
-        for index in torch.randperm(len(batches), generator=generator).tolist():
-            yield batches[index]
-
-
 class CoNLLDataModule(L.LightningDataModule):
     """CoNLL train/val(/test) files, vocabularies fitted on train, padded tagging batches.
 
@@ -475,6 +444,8 @@ class CoNLLDataModule(L.LightningDataModule):
             types = {split_tag(tag)[1] for s in train for tag in s.tags} - {""}
             self.labels = scheme_labels(types, self.tag_scheme)
         self.splits = {"train": train, "val": self.read(self.val_path)}
+        lengths = [len(s.words) for s in train]
+        self.train_sampler = LengthBuckets(lengths, self.batch_size, self.seed)
         check_labels(self.val_path, self.splits["val"], self.labels)
         if self.test_path:
             self.splits["test"] = self.read(self.test_path)
@@ -490,23 +461,22 @@ class CoNLLDataModule(L.LightningDataModule):
         batch["gold"] = [list(s.tags) for s in sentences]
         return batch
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str) -> DataLoader:
         if not self.splits.get(split):
             raise RuntimeError(f"no {split} split: set data.{split}_path")
         sentences = self.splits[split]
-        common = {"collate_fn": self.collate, "num_workers": self.num_workers}
-        common["persistent_workers"] = self.num_workers > 0
+        loader = partial(make_loader, sentences, self.collate, self.seed, self.num_workers)
         distributed = self.trainer is not None and self.trainer.world_size > 1
-        if shuffle and not distributed:  # under DDP, Lightning's distributed sampler shuffles
-            buckets = LengthBuckets([len(s.words) for s in sentences], self.batch_size, self.seed)
-            return DataLoader(sentences, batch_sampler=buckets, **common)
-        return DataLoader(sentences, batch_size=self.batch_size, shuffle=shuffle, **common)
+        if split == "train" and not distributed:
+            return loader(batch_sampler=self.train_sampler)
+        # under DDP, Lightning puts a distributed sampler on the training loader; it shuffles
+        return loader(batch_size=self.batch_size, sampler=None)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        return self._loader("train")
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._loader("test")

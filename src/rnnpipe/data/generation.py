@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
 from tokenizers.trainers import WordLevelTrainer
 from torch.utils.data import DataLoader
 
-from rnnpipe.data.batching import ResumableShuffle
+from rnnpipe.data.batching import ResumableShuffle, make_loader
 from rnnpipe.data.reviews import LABEL_NAMES, Review, read_reviews
 from rnnpipe.data.splits import stratified_split
 from rnnpipe.data.tokenization import (
@@ -268,7 +267,7 @@ class ReviewStreamDataModule(L.LightningDataModule):
                 )
             self.bucket_counts = self.count_buckets(self.splits["train"])
         self.train_set = self.train_rows()
-        self.train_sampler = ResumableShuffle(len(self.train_set), self.seed)
+        self.train_sampler = ResumableShuffle(len(self.train_set), self.seed, self.batch_size)
 
     def count_buckets(self, reviews: list[Review]) -> list[list[int]] | None:
         """``counts[label][bucket]``: how often each label's train reviews fall in each bucket."""
@@ -314,16 +313,13 @@ class ReviewStreamDataModule(L.LightningDataModule):
         return batch
 
     def _loader(self, rows: list[Example], sampler: ResumableShuffle | None = None) -> DataLoader:
-        return DataLoader(
+        return make_loader(
             rows,
+            self.collate,
+            self.seed,
+            self.num_workers,
             batch_size=self.batch_size,
             sampler=sampler,
-            # a generator of its own: creating a loader's iterator then draws nothing from the
-            # global random state, which an exact resume restores
-            generator=torch.Generator().manual_seed(self.seed),
-            collate_fn=self.collate,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
         )
 
     def _reviews_of(self, split: str) -> list[Review]:

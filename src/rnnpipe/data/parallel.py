@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import BPE, WordLevel
 from tokenizers.trainers import BpeTrainer, WordLevelTrainer
 from torch.utils.data import DataLoader
 
-from rnnpipe.data.batching import ResumableShuffle
+from rnnpipe.data.batching import ResumableShuffle, make_loader
 from rnnpipe.data.text_file import read_lines
 from rnnpipe.data.tokenization import BOS, EOS, PAD, UNK, encode_texts, pad_batch
 from rnnpipe.errors import DataFormatError
@@ -261,7 +260,7 @@ class ParallelDataModule(L.LightningDataModule):
                 for side in ("source", "target")
             }
         self.splits["train"] = self.drop_long(self.encode(train))
-        self.train_sampler = ResumableShuffle(len(self.splits["train"]), self.seed)
+        self.train_sampler = ResumableShuffle(len(self.splits["train"]), self.seed, self.batch_size)
         self.splits["val"] = self.encode(self.read_split("val"))
         self.splits["test"] = (
             self.encode(self.read_split("test")) if self.test_path else self.splits["val"]
@@ -319,16 +318,13 @@ class ParallelDataModule(L.LightningDataModule):
         }
 
     def _loader(self, split: str) -> DataLoader:
-        return DataLoader(
+        return make_loader(
             self.splits[split],
+            self.collate,
+            self.seed,
+            self.num_workers,
             batch_size=self.batch_size,
             sampler=self.train_sampler if split == "train" else None,
-            # a generator of its own: creating an iterator draws nothing from the global random
-            # state, which an exact resume restores
-            generator=torch.Generator().manual_seed(self.seed),
-            collate_fn=self.collate,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:

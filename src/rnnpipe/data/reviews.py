@@ -11,7 +11,7 @@ import torch
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
-from rnnpipe.data.batching import ResumableShuffle
+from rnnpipe.data.batching import ResumableShuffle, make_loader
 from rnnpipe.data.splits import stratified_split
 from rnnpipe.data.text_file import read_lines
 from rnnpipe.data.tokenization import PAD, encode_texts, fit_word_tokenizer, pad_batch
@@ -140,7 +140,7 @@ class ReviewsDataModule(L.LightningDataModule):
             "val": [reviews[i] for i in val],
             "test": read_reviews(self.test_path) if self.test_path else [reviews[i] for i in test],
         }
-        self.train_sampler = ResumableShuffle(len(self.splits["train"]), self.seed)
+        self.train_sampler = ResumableShuffle(len(self.splits["train"]), self.seed, self.batch_size)
         if self.tokenizer is None:
             self.tokenizer = fit_word_tokenizer(
                 (r.text for r in self.splits["train"]),
@@ -164,16 +164,13 @@ class ReviewsDataModule(L.LightningDataModule):
     def _loader(self, split: str) -> DataLoader:
         if not self.splits.get(split):
             raise RuntimeError(f"the {split} split is empty; check the split fractions")
-        return DataLoader(
+        return make_loader(
             self.splits[split],
+            self.collate,
+            self.seed,
+            self.num_workers,
             batch_size=self.batch_size,
             sampler=self.train_sampler if split == "train" else None,
-            # a generator of its own: creating a loader's iterator then draws nothing from the
-            # global random state, which an exact resume restores
-            generator=torch.Generator().manual_seed(self.seed),
-            collate_fn=self.collate,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
