@@ -1,10 +1,10 @@
 """Tokens per second of VanillaRNN (each BPTT engine) against PyTorch's nn.RNN.
 
 Every contender runs in this process on the same input with the same weights, interleaved call
-by call, round after round, so that drift in the machine's speed hits all of them alike; each
-figure is the median over the rounds. Training is forward + backward of output.sum(); inference
-runs under inference_mode. The variable-length case feeds nn.RNN a packed batch
-(pack_padded_sequence / pad_packed_sequence) and VanillaRNN the same batch with ``lengths``.
+by call (in an order that rotates every round), so that drift in the machine's speed hits all of
+them alike; each figure is the median over the rounds. Training is forward + backward of
+output.sum(); inference runs under inference_mode. The variable-length case feeds nn.RNN a packed
+batch (pack_padded_sequence / pad_packed_sequence) and VanillaRNN the same batch with lengths.
 
     python scripts/bench_rnn.py                  # CPU, all cases -> bench/results/rnn.json
     python scripts/bench_rnn.py --quick          # a short smoke run
@@ -120,8 +120,11 @@ def measure(
     rows = []
     for mode, run in (("train", train), ("inference", infer)):
         times = {name: [] for name in forwards}
+        names = list(forwards)
         for round_ in range(warmup + rounds):
-            for name, forward in forwards.items():
+            shift = round_ % len(names)  # rotate the order: no one always runs after the same one
+            for name in names[shift:] + names[:shift]:
+                forward = forwards[name]
                 elapsed = seconds(lambda run=run, forward=forward: run(forward), device, clock)
                 if round_ >= warmup:
                     times[name].append(elapsed)
