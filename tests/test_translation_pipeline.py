@@ -146,6 +146,7 @@ def test_a_learnable_toy_language_is_learned(compose_config, tmp_path):
         "model.dropout=0.0",
         "model.label_smoothing=0.0",
         "model.optimizer.lr=0.01",
+        "model.tie_weights=false",  # pinned: the defaults follow what did best on Multi30k
     )
     metrics = train(cfg)
     # an untrained model scores ~0; this one gets nearly every word and its place right
