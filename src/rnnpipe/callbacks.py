@@ -1,9 +1,12 @@
-"""Lightning callbacks rnnpipe adds to every training run: exact resume and a non-finite guard."""
+"""Lightning callbacks rnnpipe adds to training runs: exact resume, a non-finite guard and the
+gradient-through-time diagnostic."""
 
 from __future__ import annotations
 
 import math
 import random
+from operator import attrgetter
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -11,6 +14,8 @@ import torch
 
 from rnnpipe.data.batching import LengthBuckets, ResumableShuffle
 from rnnpipe.errors import RnnpipeError
+from rnnpipe.plots import save_gradient_through_time
+from rnnpipe.rnn import VanillaRNN
 
 RESUME_KEY = "rnnpipe_resume"
 
@@ -77,3 +82,63 @@ class StopOnNonFiniteLoss(L.Callback):
                 f"{trainer.current_epoch}, batch {batch_idx}); stopped. Last good checkpoint: "
                 f"{last_good or 'none saved yet'}"
             )
+
+
+class GradientThroughTime(L.Callback):
+    """Every ``every_n_steps`` training steps, record ``||dL/dh_t||`` for each time step t of
+    the RNN at ``rnn``, an attribute path of the task module (``null``: its ``rnn``, or failing
+    that its ``encoder``).
+
+    BPTT carries the gradient from where the loss enters back to h_1, multiplying it by
+    ``W_hh^T f'(a_t)`` at every step: this shows whether it vanishes or explodes on the way.
+    Each record logs ``grad/last_to_first_ratio`` (the norm at the batch's last step over the
+    norm at its first), and training ends by saving the records as one plot at ``output_path``.
+    See :meth:`VanillaRNN.gradient_norms_through_time`. ``every_n_steps: null`` turns it off.
+    """
+
+    def __init__(self, every_n_steps: int | None, rnn: str | None, output_path: str):
+        self.every_n_steps = every_n_steps
+        self.rnn_path = rnn
+        self.output_path = Path(output_path)
+        self.curves: dict[int, list[float]] = {}
+        self.recording = False
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if not self.every_n_steps:
+            return
+        if self.rnn_path is None:
+            self.rnn_path = "rnn" if hasattr(pl_module, "rnn") else "encoder"
+        try:
+            self.rnn = attrgetter(self.rnn_path)(pl_module)
+        except AttributeError:
+            self.rnn = None
+        if not isinstance(self.rnn, VanillaRNN):
+            raise RnnpipeError(
+                f"callbacks.gradient_through_time.rnn={self.rnn_path}: expected the attribute path "
+                f"of a VanillaRNN in {type(pl_module).__name__}, got {type(self.rnn).__name__}"
+            )
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
+            self.recording = True
+            self.step = trainer.global_step
+            self.rnn.record_gradient_through_time = True
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not self.recording:
+            return
+        self.rnn.record_gradient_through_time = self.recording = False
+        norms = self.rnn.gradient_norms_through_time()  # the step's last backward (TBPTT chunk)
+        if not norms:
+            return
+        self.curves[self.step] = norms
+        if norms[0] > 0:
+            for logger in trainer.loggers:  # every record, whatever log_every_n_steps says
+                ratio = {"grad/last_to_first_ratio": norms[-1] / norms[0]}
+                logger.log_metrics(ratio, step=self.step)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.curves and trainer.is_global_zero:
+            steps = sorted(self.curves)
+            shown = steps[:: max(1, len(steps) // 8)]  # a readable number of lines
+            save_gradient_through_time({s: self.curves[s] for s in shown}, self.output_path)

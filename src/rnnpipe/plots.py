@@ -33,3 +33,22 @@ def save_confusion_matrix(
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def save_gradient_through_time(curves: dict[int, list[float]], path: Path) -> Path:
+    """One line per recorded training step: ||dL/dh_t|| against t, on a log scale, so vanishing
+    (lines falling towards t = 1) and exploding gradients show at a glance."""
+    figure, axes = plt.subplots(figsize=(7, 4))
+    colours = plt.cm.viridis([i / max(len(curves) - 1, 1) for i in range(len(curves))])
+    for colour, (step, norms) in zip(colours, sorted(curves.items()), strict=True):
+        axes.plot(range(1, len(norms) + 1), norms, color=colour, label=f"step {step}")
+    axes.set_yscale("log")
+    axes.set_xlabel("time step t")
+    axes.set_ylabel("||dL/dh_t||")
+    axes.set_title("gradient reaching each time step (BPTT)")
+    axes.legend(fontsize="small", ncol=2)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

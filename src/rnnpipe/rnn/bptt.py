@@ -35,13 +35,20 @@ SLOPES = {  # f'(a) from h = f(a), so the forward need keep only h
 
 
 def autograd_layer(
-    x: Tensor, h0: Tensor | None, packing: Packing, nonlinearity: str, weights: list[Weights]
+    x: Tensor,
+    h0: Tensor | None,
+    packing: Packing,
+    nonlinearity: str,
+    weights: list[Weights],
+    kept_states: list[Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The reference engine: h_t = f(W_ih x_t + W_hh h_{t-1} + b), a Python loop over time.
 
     Autograd records every step and walks it back; the input projection of all steps is one
     matmul before the loop, and the loop steps over its unbound steps (indexing a step out of
     the whole tensor would make each step's backward allocate a gradient of the whole tensor).
+    ``kept_states``, when given, receives the forward direction's h_t of every step with
+    ``retain_grad``: after backward, each ``.grad`` is BPTT's dL/dh_t (rows still running).
     """
     activation = ACTIVATIONS[nonlinearity]
     batch = x.shape[1]
@@ -55,6 +62,9 @@ def autograd_layer(
         steps = []
         for projected_t, active in zip(projected.unbind(0), packing.batch_sizes, strict=True):
             h_t = activation(torch.addmm(running(projected_t, active), running(h, active), w_hh_t))
+            if kept_states is not None and direction == 0 and h_t.requires_grad:
+                h_t.retain_grad()
+                kept_states.append(h_t)
             if active < batch:  # finished sequences output zeros and keep their last state
                 steps.append(F.pad(h_t, (0, 0, 0, batch - active)))
                 h = torch.cat((h_t, h[active:]))

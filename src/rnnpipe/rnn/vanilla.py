@@ -100,6 +100,9 @@ class VanillaRNN(nn.Module):
         self.bidirectional = bidirectional
         self.bptt = bptt
         self.num_directions = 2 if bidirectional else 1
+        # diagnostics, off by default: see gradient_norms_through_time
+        self.record_gradient_through_time = False
+        self._kept_states: list[Tensor] = []
 
         # Parameter names as PyTorch's built-in RNN has them: (W_ih, W_hh, b_ih, b_hh) of each
         # direction of each layer.
@@ -169,9 +172,19 @@ class VanillaRNN(nn.Module):
         run_layer = ENGINES[self.bptt]
         finals = []
         for layer, h0_layer in enumerate(h0_per_layer):
-            output, h_n = run_layer(
-                layer_input, h0_layer, packing, self.nonlinearity, self.layer_weights(layer)
+            arguments = (
+                layer_input,
+                h0_layer,
+                packing,
+                self.nonlinearity,
+                self.layer_weights(layer),
             )
+            if self.record_gradient_through_time and layer == self.num_layers - 1:
+                # the reference engine keeps each step's state, so autograd can report dL/dh_t
+                self._kept_states = []
+                output, h_n = autograd_layer(*arguments, kept_states=self._kept_states)
+            else:
+                output, h_n = run_layer(*arguments)
             finals.append(h_n)
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 output = F.dropout(output, self.dropout)
@@ -179,6 +192,15 @@ class VanillaRNN(nn.Module):
         output = packing.unsort(layer_input.transpose(0, 1))  # (B, T, D*H)
         h_n = packing.unsort(finals[0] if len(finals) == 1 else torch.cat(finals), dim=1)
         return output, h_n
+
+    def gradient_norms_through_time(self) -> list[float]:
+        """``||dL/dh_t||`` for t = 1..T: how much gradient BPTT brought back to each step.
+
+        Set ``record_gradient_through_time = True`` before a forward; after its backward this
+        gives one norm per step, over the batch and the hidden units, of the top layer (its
+        forward direction). That forward ran the reference engine, which keeps every state.
+        """
+        return [0.0 if h_t.grad is None else float(h_t.grad.norm()) for h_t in self._kept_states]
 
     def _check_input(self, x: Tensor, h0: Tensor | None) -> None:
         if x.dim() != 3:
