@@ -36,8 +36,7 @@ from tokenizers.trainers import WordLevelTrainer
 from torch.utils.data import DataLoader
 
 from rnnpipe.data.batching import ResumableShuffle, make_loader
-from rnnpipe.data.reviews import LABEL_NAMES, Review, read_reviews
-from rnnpipe.data.splits import stratified_split
+from rnnpipe.data.reviews import LABEL_NAMES, Review, read_reviews, split_reviews
 from rnnpipe.data.tokenization import (
     BOS,
     EOS,
@@ -248,15 +247,9 @@ class ReviewStreamDataModule(L.LightningDataModule):
             return
         if "train" in self.splits:
             return
-        reviews = read_reviews(self.path)
-        train, val, test = stratified_split(
-            [r.label for r in reviews], self.val_fraction, self.test_fraction, self.seed
+        self.splits = split_reviews(
+            self.path, self.test_path, self.val_fraction, self.test_fraction, self.seed
         )
-        self.splits = {
-            "train": [reviews[i] for i in train],
-            "val": [reviews[i] for i in val],
-            "test": read_reviews(self.test_path) if self.test_path else [reviews[i] for i in test],
-        }
         if self.tokenizer is None:
             texts = (r.text for r in self.splits["train"])
             if self.level == "char":

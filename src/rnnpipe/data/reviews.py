@@ -60,6 +60,21 @@ def read_reviews(path: str | Path) -> list[Review]:
     return reviews
 
 
+def split_reviews(
+    path: str, test_path: str | None, val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, list[Review]]:
+    """``{"train", "val", "test"}`` reviews: a seeded split stratified by label; ``test_path``,
+    when given, is the test split instead of a held-out part of ``path``."""
+    reviews = read_reviews(path)
+    labels = [r.label for r in reviews]
+    train, val, test = stratified_split(labels, val_fraction, test_fraction, seed)
+    return {
+        "train": [reviews[i] for i in train],
+        "val": [reviews[i] for i in val],
+        "test": read_reviews(test_path) if test_path else [reviews[i] for i in test],
+    }
+
+
 class ReviewsDataModule(L.LightningDataModule):
     """Reviews split into train/val/test, a word tokenizer fitted on train, padded batches.
 
@@ -131,15 +146,9 @@ class ReviewsDataModule(L.LightningDataModule):
             return
         if "train" in self.splits:
             return
-        reviews = read_reviews(self.path)
-        train, val, test = stratified_split(
-            [r.label for r in reviews], self.val_fraction, self.test_fraction, self.seed
+        self.splits = split_reviews(
+            self.path, self.test_path, self.val_fraction, self.test_fraction, self.seed
         )
-        self.splits = {
-            "train": [reviews[i] for i in train],
-            "val": [reviews[i] for i in val],
-            "test": read_reviews(self.test_path) if self.test_path else [reviews[i] for i in test],
-        }
         self.train_sampler = ResumableShuffle(len(self.splits["train"]), self.seed, self.batch_size)
         if self.tokenizer is None:
             self.tokenizer = fit_word_tokenizer(
