@@ -28,6 +28,8 @@ CHECKPOINT_KEY = "rnnpipe"
 
 class TaskModule(L.LightningModule):
     task_name: ClassVar[str]  # the MLflow experiment and the registered model's suffix
+    input_column: ClassVar[str] = "text"  # the serving DataFrame's column of raw inputs
+    input_description: ClassVar[str] = "raw texts"  # what it holds, for error messages
 
     def __init__(
         self,
@@ -87,8 +89,14 @@ class TaskModule(L.LightningModule):
         raise NotImplementedError
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Raw inputs in, decoded predictions out (the MLflow pyfunc contract)."""
-        raise NotImplementedError
+        """Raw inputs in, decoded predictions out (the MLflow pyfunc contract): the inputs are
+        the ``input_column`` of ``frame``."""
+        if self.input_column not in frame.columns:
+            raise ValueError(
+                f"expected a {self.input_column!r} column of {self.input_description}, "
+                f"got columns {list(frame.columns)}"
+            )
+        return self.predict_texts(frame[self.input_column].tolist())
 
     def serving_example(self) -> pd.DataFrame:
         """A small input frame: the MLflow signature and input example are made from it."""

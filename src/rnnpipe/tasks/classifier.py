@@ -34,6 +34,7 @@ MAX_PREDICT_TOKENS = 5000  # a review, not a book: longer inputs are refused at 
 
 class SentimentClassifier(TaskModule):
     task_name = "sentiment"
+    input_description = "raw reviews"
 
     def __init__(
         self,
@@ -194,13 +195,6 @@ class SentimentClassifier(TaskModule):
             for index, probability in zip(predicted.tolist(), confidence.tolist(), strict=True):
                 rows.append({"label": labels[index], "probability": probability})
         return pd.DataFrame(rows, columns=["label", "probability"])
-
-    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        if "text" not in frame.columns:
-            raise ValueError(
-                f"expected a 'text' column of raw reviews, got columns {list(frame.columns)}"
-            )
-        return self.predict_texts(frame["text"].tolist())
 
     def serving_example(self) -> pd.DataFrame:
         return pd.DataFrame({"text": ["The food was delicious.", "Cold soup and a rude waiter."]})

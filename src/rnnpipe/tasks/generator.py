@@ -43,6 +43,8 @@ BUCKET_SEPARATOR = ":"  # an input is "<label>" or "<label>:<length bucket>"
 
 class ReviewGenerator(TruncatedBPTT, TaskModule):
     task_name = "generation"
+    input_column = "label"
+    input_description = "sentiment labels (e.g. 'positive')"
     time_keys = ("tokens", "targets", "labels", "buckets")
 
     def __init__(
@@ -299,13 +301,6 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
             frame["length"] = [self.hparams.length_buckets[i] for i in buckets]
         frame["review"] = self.generate_reviews(labels, buckets) if labels else []
         return frame
-
-    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        if "label" not in frame.columns:
-            raise ValueError(
-                f"expected a 'label' column (e.g. 'positive'), got columns {list(frame.columns)}"
-            )
-        return self.predict_texts(frame["label"].tolist())
 
     def serving_example(self) -> pd.DataFrame:
         return pd.DataFrame({"label": list(self.hparams.labels)})

@@ -49,6 +49,7 @@ def lowercases(tokenizer: Tokenizer) -> bool:
 
 class Translator(TaskModule):
     task_name = "translation"
+    input_description = "English sentences"
 
     def __init__(
         self,
@@ -379,13 +380,6 @@ class Translator(TaskModule):
             )
             translations += target_tok.decode_batch(self.translate(source.to(self.device), lengths))
         return pd.DataFrame({"translation": translations})
-
-    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        if "text" not in frame.columns:
-            raise ValueError(
-                f"expected a 'text' column of English sentences, got columns {list(frame.columns)}"
-            )
-        return self.predict_texts(frame["text"].tolist())
 
     def serving_example(self) -> pd.DataFrame:
         return pd.DataFrame(
