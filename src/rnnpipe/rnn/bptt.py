@@ -94,9 +94,11 @@ def forward_states(
 ) -> tuple[Tensor, list[Tensor]]:
     """Every state of one layer, computed in place: h_t = f(W_ih x_t + b + W_hh h_{t-1}).
 
-    Returns ``h`` of shape ``(D, T + 1, B, H)`` with ``h[d, 0] = h0`` and ``h[d, t + 1] = h_t``
+    Returns ``h`` of shape ``(T + 1, D, B, H)`` with ``h[0, d] = h0`` and ``h[t + 1, d] = h_t``
     in each direction's step order (zeros at padding), and each direction's input steps as
-    ``(T * B, I)``: ``x``, and for the reverse direction each sequence reversed.
+    ``(T * B, I)``: ``x``, and for the reverse direction each sequence reversed. Time-major, so
+    that each step's ``(D, B, H)`` is contiguous: the batched matmul then writes it directly,
+    where a strided step costs it a copy.
     """
     steps, batch, features = x.shape
     directions, hidden = len(weights), weights[0][1].shape[0]
@@ -105,20 +107,25 @@ def forward_states(
 
     # h first holds W_ih x_t + b of every step that is not padding (padding stays zero), one
     # matmul per direction; the loop then adds W_hh h_{t-1} and applies f, one step at a time,
-    # on the sequences still running.
+    # on the sequences still running. One direction's steps are the rows of one matrix in h and
+    # are written there; two directions' are interleaved, so they are projected apart and copied.
     rows = packing.valid_rows
-    h = (x.new_empty if rows is None else x.new_zeros)(directions, steps + 1, batch, hidden)
+    new = x.new_empty if rows is None else x.new_zeros
+    h = new(steps + 1, directions, batch, hidden)
     if h0 is None:
-        h.select(1, 0).zero_()
+        h[0].zero_()
     else:
-        h.select(1, 0).copy_(h0)
+        h[0].copy_(h0)
+    projected = h[1:].transpose(0, 1) if directions == 1 else new(directions, steps, batch, hidden)
     for d, (x_d, (w_ih, _, b_ih, b_hh)) in enumerate(zip(inputs, weights, strict=True)):
         bias = x.new_zeros(hidden) if b_ih is None else b_ih + b_hh
-        projection = h[d, 1:].view(steps * batch, hidden)
+        projection = projected[d].view(steps * batch, hidden)
         if rows is None:
             torch.addmm(bias, x_d, w_ih.t(), out=projection)
         else:
             projection.index_copy_(0, rows, torch.addmm(bias, x_d[rows], w_ih.t()))
+    if directions == 2:
+        h[1:] = projected.transpose(0, 1)
 
     activation_ = ACTIVATIONS_INPLACE[nonlinearity]
     w_hh = stack_directions([w_hh for _, w_hh, _, _ in weights])
@@ -130,12 +137,12 @@ def forward_states(
 
 def layer_outputs(h: Tensor, packing: Packing) -> tuple[Tensor, Tensor]:
     """``(output (T, B, D*H), h_n (D, B, H))`` from the states of :func:`forward_states`."""
-    states = h[:, 1:]
+    states = h[1:]
     time, rows = packing.last_steps()
-    h_n = states[:, time, rows]
-    if h.shape[0] == 1:
-        return states[0], h_n
-    return torch.cat((states[0], packing.reverse(states[1])), dim=-1), h_n
+    h_n = states.transpose(0, 1)[:, time, rows]
+    if h.shape[1] == 1:
+        return states[:, 0], h_n
+    return torch.cat((states[:, 0], packing.reverse(states[:, 1])), dim=-1), h_n
 
 
 class ManualBPTT(torch.autograd.Function):
@@ -172,26 +179,26 @@ class ManualBPTT(torch.autograd.Function):
             )
         h, *saved = ctx.saved_tensors
         packing: Packing = ctx.packing
-        directions, steps_plus_one, batch, hidden = h.shape
+        steps_plus_one, directions, batch, hidden = h.shape
         steps = steps_plus_one - 1
         inputs, flat_weights = saved[:directions], saved[directions:]
         weights = [flat_weights[i : i + 4] for i in range(0, len(flat_weights), 4)]
         w_hh = stack_directions([w_hh for _, w_hh, _, _ in weights])
 
         # f'(a_t), zero at padding so padded steps pass no gradient.
-        slope = SLOPES[ctx.nonlinearity](h[:, 1:])
+        slope = SLOPES[ctx.nonlinearity](h[1:])
         if packing.padding is not None:
-            slope.masked_fill_(packing.padding[:, :, None], 0.0)
+            slope.masked_fill_(packing.padding[:, None, :, None], 0.0)
 
-        # grad holds dL/dh_t from above (the output's and h_n's gradient), in each direction's
-        # step order, then becomes da_t in place as the walk goes back. It is a copy: autograd
-        # may hand the same grad_output to other functions too.
-        grad = grad_output.reshape(steps, batch, directions, hidden).permute(2, 0, 1, 3)
+        # grad holds dL/dh_t from above (the output's and h_n's gradient), time-major like h and
+        # in each direction's step order, then becomes da_t in place as the walk goes back. It
+        # is a copy: autograd may hand the same grad_output to other functions too.
+        grad = grad_output.reshape(steps, batch, directions, hidden).transpose(1, 2)
         grad = grad.clone(memory_format=torch.contiguous_format)
         if directions == 2:
-            grad[1] = packing.reverse(grad[1])
+            grad[:, 1] = packing.reverse(grad[:, 1])
         time, rows = packing.last_steps()
-        grad[:, time, rows] += grad_h_n
+        grad.transpose(0, 1)[:, time, rows] += grad_h_n
         grad_steps, w_hh_per_step, matmul_ = step_views(grad, w_hh)
         slope_steps = step_views(slope, w_hh)[0]
         grad_steps[-1].mul_(slope_steps[-1])
@@ -201,9 +208,10 @@ class ManualBPTT(torch.autograd.Function):
             matmul_(running(grad_steps[t], active), da_next, w_hh_per_step)
             grad_steps[t].mul_(slope_steps[t])
 
-        grad_h0 = torch.bmm(grad[:, 0], w_hh) if ctx.needs_input_grad[1] else None
-        grad_a = grad.view(directions, steps * batch, hidden)
-        h_prev = h[:, :-1].reshape(directions, steps * batch, hidden)
+        grad_h0 = torch.bmm(grad[0], w_hh) if ctx.needs_input_grad[1] else None
+        # da_t and h_{t-1} direction-major, (D, T * B, H), for the matmuls over all steps
+        grad_a = direction_major(grad, spare=slope)
+        h_prev = direction_major(h[:-1], spare=grad)
         grad_x, grad_weights = None, []
         for d, (x_d, (w_ih, _, b_ih, _)) in enumerate(zip(inputs, weights, strict=True)):
             grad_bias = None if b_ih is None else grad_a[d].sum(0)
@@ -221,14 +229,25 @@ def running(step: Tensor, active: int) -> Tensor:
 
 
 def step_views(buffer: Tensor, w_hh: Tensor) -> tuple[tuple[Tensor, ...], Tensor, Callable]:
-    """Steps of a ``(D, T, B, H)`` buffer, ``W_hh`` and the in-place matmul that applies it.
+    """Steps of a ``(T, D, B, H)`` buffer, ``W_hh`` and the in-place matmul that applies it.
 
     One direction gets ``(B, H)`` steps and ``addmm_``; two get ``(D, B, H)`` steps and one
-    ``baddbmm_`` for both (which copies its output on every call, where ``addmm_`` does not).
+    ``baddbmm_`` for both.
     """
-    if buffer.shape[0] == 1:
-        return buffer[0].unbind(0), w_hh[0], Tensor.addmm_
-    return buffer.unbind(1), w_hh, Tensor.baddbmm_
+    if buffer.shape[1] == 1:
+        return buffer[:, 0].unbind(0), w_hh[0], Tensor.addmm_
+    return buffer.unbind(0), w_hh, Tensor.baddbmm_
+
+
+def direction_major(steps: Tensor, spare: Tensor) -> Tensor:
+    """``(T, D, B, H)`` steps as ``(D, T * B, H)``: a view for one direction, else a copy into
+    ``spare``, a spent buffer of the same size (fresh memory would cost a page fault per page).
+    """
+    time, directions, batch, hidden = steps.shape
+    if directions == 1:
+        return steps.view(1, time * batch, hidden)
+    spare = spare.view(directions, time, batch, hidden).copy_(steps.transpose(0, 1))
+    return spare.view(directions, time * batch, hidden)
 
 
 def stack_directions(tensors: list[Tensor]) -> Tensor:
