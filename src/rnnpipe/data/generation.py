@@ -36,7 +36,7 @@ from tokenizers.trainers import WordLevelTrainer
 from torch.utils.data import DataLoader
 
 from rnnpipe.data.batching import ResumableShuffle, make_loader
-from rnnpipe.data.reviews import LABEL_NAMES, Review, read_reviews, split_reviews
+from rnnpipe.data.reviews import LABEL_NAMES, Review, read_reviews, review_files, split_reviews
 from rnnpipe.data.tokenization import (
     BOS,
     EOS,
@@ -219,10 +219,8 @@ class ReviewStreamDataModule(L.LightningDataModule):
 
     def input_files(self) -> dict[str, Path]:
         """The files ``setup`` read, by role: each MLflow run records them."""
-        if self.tokenizer is not None and "train" not in self.splits and self.test_path:
-            return {"test": Path(self.test_path)}
-        files = {"reviews": Path(self.path)}
-        return files | ({"test": Path(self.test_path)} if self.test_path else {})
+        evaluating = self.tokenizer is not None and "train" not in self.splits
+        return review_files(self.path, self.test_path, evaluating)
 
     def model_kwargs(self) -> dict[str, Any]:
         """Vocabulary, special ids, labels, and the length buckets with their train counts."""

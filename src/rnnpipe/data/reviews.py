@@ -75,6 +75,14 @@ def split_reviews(
     }
 
 
+def review_files(path: str, test_path: str | None, evaluating: bool) -> dict[str, Path]:
+    """The files a reviews DataModule reads, by role: only the test file when a fitted model is
+    being evaluated, else the reviews file and the test file if one is given."""
+    if evaluating and test_path:
+        return {"test": Path(test_path)}
+    return {"reviews": Path(path)} | ({"test": Path(test_path)} if test_path else {})
+
+
 class ReviewsDataModule(L.LightningDataModule):
     """Reviews split into train/val/test, a word tokenizer fitted on train, padded batches.
 
@@ -125,10 +133,8 @@ class ReviewsDataModule(L.LightningDataModule):
 
     def input_files(self) -> dict[str, Path]:
         """The files ``setup`` read, by role: each MLflow run records them."""
-        if self.tokenizer is not None and "train" not in self.splits and self.test_path:
-            return {"test": Path(self.test_path)}
-        files = {"reviews": Path(self.path)}
-        return files | ({"test": Path(self.test_path)} if self.test_path else {})
+        evaluating = self.tokenizer is not None and "train" not in self.splits
+        return review_files(self.path, self.test_path, evaluating)
 
     def model_kwargs(self) -> dict[str, Any]:
         """What the task module can only know after set-up: vocabulary, labels, padding id."""
