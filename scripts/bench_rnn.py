@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnpipe.rnn import VanillaRNN
+from rnnpipe.tracking import cpu_model
 
 BASELINE = "nn.RNN"
 ENGINES = ("manual", "autograd")
@@ -143,15 +143,6 @@ def measure(
     return rows
 
 
-def cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 HEADER = f"{'case':<19}{'mode':<11}{'contender':<10}{'ms':>9}{'tokens/s':>12}{'vs nn.RNN':>11}"
 
 
@@ -194,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     rounds, warmup = (3, 1) if args.quick else (args.rounds, 5)
     cases = [c for c in CASES if args.cases is None or c.name in args.cases]
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     environment = {
         "torch": torch.__version__,
         "device": str(device),
