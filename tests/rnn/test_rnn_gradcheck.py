@@ -9,15 +9,6 @@ from rnnpipe.rnn import VanillaRNN
 LENGTHS = torch.tensor([2, 4, 1])
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny shapes gain nothing from threads, and threads stall when the machine is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make_inputs(rnn: VanillaRNN, steps: int, dtype=torch.float64):
     batch = len(LENGTHS)
     directions = 2 if rnn.bidirectional else 1

@@ -11,15 +11,6 @@ BATCH, STEPS, INPUT, HIDDEN = 4, 7, 5, 6
 LENGTHS = torch.tensor([3, 7, 1, 5])  # unsorted, one full length, one single step
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny shapes gain nothing from threads, and threads stall when the machine is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def reference_rnn(rnn: VanillaRNN) -> nn.RNN:
     """nn.RNN with the same configuration and the same weights as ``rnn``."""
     reference = nn.RNN(
