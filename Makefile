@@ -57,7 +57,7 @@ server: $(STAMP) ## MLflow tracking server on 127.0.0.1:5000 (PORT=...), SQLite 
 	$(BIN)/mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --artifacts-destination $(CURDIR)/mlartifacts --host 127.0.0.1 --port $(PORT)
 
 results: $(STAMP) ## rebuild the README results table from the MLflow store (runs with results_row=...)
-	$(BIN)/python -m rnnpipe.results $(ARGS)
+	$(BIN)/python -m rnnpipe.cli.results $(ARGS)
 
 bench: $(STAMP) ## RNN speed against PyTorch's own RNN (ratios, same process), JSON in bench/results/
 	$(BIN)/python scripts/bench_rnn.py $(ARGS)

@@ -8,10 +8,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 from rnnpipe.config import CONFIG_DIR, PROJECT_ROOT
@@ -61,3 +63,20 @@ def write_reviews(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+def composed(*overrides: str, config_name: str = "train") -> DictConfig:
+    """The composed config, without Hydra's runtime: enough to build a module or DataModule."""
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        return compose(config_name, overrides=list(overrides))
+
+
+def build_model(experiment: str, *overrides: str, **arguments: Any) -> Any:
+    """The task module ``experiment=<experiment>`` trains, its YAML values replaced by
+    ``overrides`` (Hydra's) and ``arguments`` (Python values, e.g. the sizes set-up would pass)."""
+    return instantiate(composed(f"experiment={experiment}", *overrides).model, **arguments)
+
+
+def build_datamodule(experiment: str, *overrides: str, **arguments: Any) -> Any:
+    """The DataModule ``experiment=<experiment>`` trains with, as :func:`build_model`."""
+    return instantiate(composed(f"experiment={experiment}", *overrides).data, **arguments)

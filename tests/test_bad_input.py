@@ -14,7 +14,7 @@ from conftest import compose_in
 from hydra.core.hydra_config import HydraConfig
 from mlflow import MlflowClient
 
-from rnnpipe import evaluate, predict, train
+from rnnpipe.cli import evaluate, predict, train
 
 pytestmark = pytest.mark.slow
 
@@ -194,7 +194,7 @@ def test_checkpoints_load_without_running_code(checkpoint, tmp_path):
     import torch
 
     from rnnpipe.errors import RnnpipeError
-    from rnnpipe.tasks import load_checkpoint
+    from rnnpipe.tasks.registry import load_checkpoint
 
     saved = torch.load(checkpoint, weights_only=True)
     saved["rnnpipe"]["payload"] = object()

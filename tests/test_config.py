@@ -7,6 +7,7 @@ from hydra.utils import get_class
 from omegaconf import OmegaConf
 
 from rnnpipe.config import CONFIG_DIR
+from rnnpipe.tasks.registry import task_spec
 
 EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 TRAINERS = sorted(p.stem for p in (CONFIG_DIR / "trainer").glob("*.yaml"))
@@ -27,8 +28,10 @@ def targets(node):
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_each_experiment_composes_and_resolves(compose_config, experiment):
     cfg = compose_config(f"experiment={experiment}")
-    # the MLflow experiment and registered model are named after the model's own task
-    assert get_class(cfg.model._target_).task_name == cfg.task_name
+    # the MLflow experiment and registered model are named after the task whose classes these are
+    spec = task_spec(cfg.task_name)
+    assert get_class(cfg.model._target_) is spec.module_class
+    assert get_class(cfg.data._target_) is spec.datamodule_class
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert resolved["paths"]["root_dir"] == str(CONFIG_DIR.parent)
     for target in targets(cfg):

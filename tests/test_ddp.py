@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 def test_two_process_ddp_makes_one_mlflow_run(tmp_path):
     command = [
-        sys.executable, "-m", "rnnpipe.train", "trainer=ddp", "trainer.accelerator=cpu",
+        sys.executable, "-m", "rnnpipe.cli.train", "trainer=ddp", "trainer.accelerator=cpu",
         "trainer.devices=2", "trainer.max_epochs=2", "model.hidden_size=8",
         "model.embedding_dim=8", f"paths.output_dir={tmp_path}/outputs",
         f"paths.tracking_dir={tmp_path}",

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from rnnpipe import download
-from rnnpipe.download import RemoteFile, fetch, main
+from rnnpipe.cli import data as download
+from rnnpipe.cli.data import RemoteFile, fetch, main
 from rnnpipe.errors import RnnpipeError
 
 BODY = random.Random(0).randbytes(300_000)  # several download blocks

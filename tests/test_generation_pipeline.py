@@ -11,9 +11,9 @@ import pytest
 from mlflow import MlflowClient
 from test_train import artifact_paths
 
-from rnnpipe.evaluate import evaluate
-from rnnpipe.predict import predict
-from rnnpipe.train import train
+from rnnpipe.cli.evaluate import evaluate
+from rnnpipe.cli.predict import predict
+from rnnpipe.cli.train import train
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def generation_run(compose_config):
         "model.tbptt_steps=20",
         "model.sampling.max_length=60",
         f"model.samples_per_label={SAMPLES_PER_LABEL}",
-        "model.scorer_uri=models:/rnnpipe-sentiment/1",
+        "scorer_uri=models:/rnnpipe-sentiment/1",
         "run_name=writer",
     )
     metrics = train(cfg)
@@ -128,6 +128,7 @@ def registered_model_writes_a_review_for_a_label(cfg, logged, compose_config, wr
         compose_config(
             "model_uri=models:/rnnpipe-generation/1",
             f"data_path={new_file}",
+            "scorer_uri=models:/rnnpipe-sentiment/1",
             config_name="evaluate",
         )
     )

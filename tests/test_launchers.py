@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
 from rnnpipe.config import CONFIG_DIR
-from rnnpipe.multirun import PrepareTracking
+from rnnpipe.tracking.multirun import PrepareTracking
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ def test_joblib_multirun_trains_two_jobs_in_parallel_processes_under_one_sweep(t
     command = [
         sys.executable,
         "-m",
-        "rnnpipe.train",
+        "rnnpipe.cli.train",
         "--multirun",
         "hydra/launcher=local_parallel",
         "model.hidden_size=8,12",
@@ -73,7 +73,7 @@ def test_slurm_launcher_composes_into_a_valid_submitit_slurm_job(tmp_path, monke
     assert (launcher_cfg.partition, launcher_cfg.gpus_per_node, launcher_cfg.nodes) == ("gpu", 1, 1)
     assert launcher_cfg.submitit_folder == f"{cfg.hydra.sweep.dir}/.submitit/%j"
     assert [c._target_ for c in cfg.hydra.callbacks.values()] == [
-        "rnnpipe.multirun.PrepareTracking"
+        "rnnpipe.tracking.multirun.PrepareTracking"
     ]
     assert type(instantiate(launcher_cfg)).__name__ == "SlurmLauncher"  # what Hydra builds first
 

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from rnnpipe.data.conll import read_tagged_file
+from rnnpipe.cli.evaluate import evaluate
+from rnnpipe.cli.train import train
 from rnnpipe.errors import DataFormatError
-from rnnpipe.evaluate import evaluate
-from rnnpipe.tasks import load_checkpoint
-from rnnpipe.tasks.entity_metrics import ChunkCounts, count_chunks, micro_scores
-from rnnpipe.train import train
+from rnnpipe.tasks.ner.conll import read_tagged_file
+from rnnpipe.tasks.ner.metrics import ChunkCounts, count_chunks, micro_scores
+from rnnpipe.tasks.registry import load_checkpoint
 
 pytestmark = pytest.mark.slow
 

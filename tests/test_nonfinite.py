@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
     command = [
-        sys.executable, "-m", "rnnpipe.train", "data.batch_size=16", "trainer.max_epochs=3",
+        sys.executable, "-m", "rnnpipe.cli.train", "data.batch_size=16", "trainer.max_epochs=3",
         "model.hidden_size=8", "model.embedding_dim=8",
         "callbacks.step_checkpoint.every_n_train_steps=5",
         "+callbacks.poison._target_=fault_injection.PoisonWeightsAtStep",

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from rnnpipe import results
-from rnnpipe.train import train
+from rnnpipe.cli import results
+from rnnpipe.cli.train import train
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ TESTS_DIR = PROJECT_ROOT / "tests"
 
 def rnnpipe_train(tmp_path, *overrides, name: str) -> subprocess.CompletedProcess:
     command = [
-        sys.executable, "-m", "rnnpipe.train",
+        sys.executable, "-m", "rnnpipe.cli.train",
         "data.batch_size=16", "trainer.max_epochs=3", "model.hidden_size=16",
         "model.embedding_dim=8", "callbacks.step_checkpoint.every_n_train_steps=5",
         "callbacks.early_stopping=null", "log_model=false",

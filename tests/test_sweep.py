@@ -15,7 +15,7 @@ def test_multirun_jobs_share_a_sweep_id_and_a_failing_job_loses_nothing(tmp_path
     command = [
         sys.executable,
         "-m",
-        "rnnpipe.train",
+        "rnnpipe.cli.train",
         "--multirun",
         "model.nonlinearity=tanh,sigmoid,relu",  # the middle job fails: no such nonlinearity
         "model.hidden_size=8",

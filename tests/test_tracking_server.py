@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT_ROOT
 
-from rnnpipe.train import train
+from rnnpipe.cli.train import train
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +101,7 @@ def test_training_against_a_server_is_readable_over_rest(compose_config, mlflow_
 
 def rnnpipe_train(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
     command = [
-        sys.executable, "-m", "rnnpipe.train", "trainer.max_epochs=2", "model.hidden_size=8",
+        sys.executable, "-m", "rnnpipe.cli.train", "trainer.max_epochs=2", "model.hidden_size=8",
         "model.embedding_dim=8", "data.batch_size=16",
         f"paths.output_dir={tmp_path}/outputs", f"paths.tracking_dir={tmp_path}", *overrides,
     ]  # fmt: skip

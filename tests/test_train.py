@@ -11,10 +11,10 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from rnnpipe.evaluate import evaluate
-from rnnpipe.predict import predict
-from rnnpipe.tasks import load_checkpoint
-from rnnpipe.train import train
+from rnnpipe.cli.evaluate import evaluate
+from rnnpipe.cli.predict import predict
+from rnnpipe.cli.train import train
+from rnnpipe.tasks.registry import load_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -182,7 +182,7 @@ def test_a_checkpoint_needs_no_code_to_load(compose_config):
     train(cfg)
     checkpoint = Path(cfg.paths.run_dir) / "checkpoints" / "last.ckpt"
     saved = torch.load(checkpoint, weights_only=True)  # no pickled objects inside
-    assert saved["rnnpipe"]["task"] == "sentiment"
+    assert saved["rnnpipe"]["module"] == "rnnpipe.tasks.sentiment.model.SentimentClassifier"
     assert "tokenizer" in saved["rnnpipe"]["preprocessing"]["tokenizers"]
     assert saved["hyper_parameters"]["optimizer"] == {
         "_target_": "torch.optim.AdamW",

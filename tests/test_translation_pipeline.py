@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from rnnpipe.cli.evaluate import evaluate
+from rnnpipe.cli.predict import predict
+from rnnpipe.cli.train import train
 from rnnpipe.config import PROJECT_ROOT
-from rnnpipe.evaluate import evaluate
-from rnnpipe.predict import predict
-from rnnpipe.train import train
 
 pytestmark = pytest.mark.slow
 

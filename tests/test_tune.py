@@ -13,9 +13,9 @@ from hydra.utils import get_class
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
+from rnnpipe.cli.tune import as_override, open_study, suggest, tune
 from rnnpipe.config import CONFIG_DIR
 from rnnpipe.errors import RnnpipeError
-from rnnpipe.tune import as_override, open_study, suggest, tune
 
 pytestmark = pytest.mark.slow
 

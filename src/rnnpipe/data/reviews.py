@@ -1,20 +1,14 @@
-"""Restaurant reviews: the ``Review<TAB>Liked`` TSV format and its DataModule (many-to-one)."""
+"""Restaurant reviews: the ``Review<TAB>Liked`` TSV format, read by two tasks (sentiment and
+generation), and the seeded stratified split they share."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import lightning as L
-import torch
-from tokenizers import Tokenizer
-from torch.utils.data import DataLoader
-
-from rnnpipe.data.batching import ResumableShuffle, make_loader
+from rnnpipe.data.datamodule import TaskDataModule
 from rnnpipe.data.splits import stratified_split
 from rnnpipe.data.text_file import read_lines
-from rnnpipe.data.tokenization import PAD, encode_texts, fit_word_tokenizer, pad_batch
 from rnnpipe.errors import DataFormatError
 
 HEADER = "Review\tLiked"
@@ -75,124 +69,22 @@ def split_reviews(
     }
 
 
-def review_files(path: str, test_path: str | None, evaluating: bool) -> dict[str, Path]:
-    """The files a reviews DataModule reads, by role: only the test file when a fitted model is
-    being evaluated, else the reviews file and the test file if one is given."""
-    if evaluating and test_path:
-        return {"test": Path(test_path)}
-    return {"reviews": Path(path)} | ({"test": Path(test_path)} if test_path else {})
+class ReviewFileDataModule(TaskDataModule):
+    """The reading half of a DataModule over one reviews file: a seeded split stratified by
+    label, or ``test_path`` as the test split instead of a held-out part; a subclass fits,
+    prepares and collates. Its hyperparameters include ``path``, ``test_path``,
+    ``val_fraction``, ``test_fraction`` and ``seed``."""
 
+    empty_split_hint = "check the split fractions"
 
-class ReviewsDataModule(L.LightningDataModule):
-    """Reviews split into train/val/test, a word tokenizer fitted on train, padded batches.
+    def read_splits(self) -> dict[str, list[Review]]:
+        hp = self.hparams
+        test_fraction = 0.0 if hp.test_path else hp.test_fraction
+        return split_reviews(hp.path, hp.test_path, hp.val_fraction, test_fraction, hp.seed)
 
-    The split is seeded and stratified by label; ``test_path`` replaces the held-out test part
-    with a file of its own. Once fitted (or restored with :meth:`load_state_dict`), ``setup``
-    reuses the tokenizer and, for ``stage="test"`` with a ``test_path``, reads nothing else: that
-    is how a trained model is evaluated on a new file.
+    def read_test_file(self, path: str) -> list[Review]:
+        return read_reviews(path)
 
-    Batches are dicts: ``tokens (B, T)``, ``lengths (B,)``, ``labels (B,)``, and the raw
-    ``texts`` and source ``lines`` for prediction reports.
-    """
-
-    def __init__(
-        self,
-        path: str,
-        test_path: str | None = None,
-        val_fraction: float = 0.15,
-        test_fraction: float = 0.15,
-        seed: int = 42,
-        min_frequency: int = 1,
-        lowercase: bool = True,
-        batch_size: int = 32,
-        num_workers: int = 0,
-    ):
-        super().__init__()
-        self.path = path
-        self.test_path = test_path
-        self.val_fraction = val_fraction
-        self.test_fraction = 0.0 if test_path else test_fraction
-        self.seed = seed
-        self.min_frequency = min_frequency
-        self.lowercase = lowercase
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.tokenizer: Tokenizer | None = None
-        self.splits: dict[str, list[Review]] = {}
-        self.train_sampler: ResumableShuffle | None = None
-
-    # -- fitted state: what a trained model needs to read new text ---------------------------
-    def state_dict(self) -> dict[str, Any]:
-        if self.tokenizer is None:
-            return {}
-        return {"tokenizers": {"tokenizer": self.tokenizer.to_str()}, "labels": list(LABEL_NAMES)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state:
-            self.tokenizer = Tokenizer.from_str(state["tokenizers"]["tokenizer"])
-
-    def input_files(self) -> dict[str, Path]:
-        """The files ``setup`` read, by role: each MLflow run records them."""
-        evaluating = self.tokenizer is not None and "train" not in self.splits
-        return review_files(self.path, self.test_path, evaluating)
-
-    def model_kwargs(self) -> dict[str, Any]:
-        """What the task module can only know after set-up: vocabulary, labels, padding id."""
-        assert self.tokenizer is not None, "call setup('fit') first"
-        return {
-            "vocab_size": self.tokenizer.get_vocab_size(),
-            "labels": list(LABEL_NAMES),
-            "pad_id": self.tokenizer.token_to_id(PAD),
-        }
-
-    # -- Lightning hooks ---------------------------------------------------------------------
-    def setup(self, stage: str | None = None) -> None:
-        if self.tokenizer is not None and stage == "test" and self.test_path:
-            self.splits["test"] = read_reviews(self.test_path)
-            return
-        if "train" in self.splits:
-            return
-        self.splits = split_reviews(
-            self.path, self.test_path, self.val_fraction, self.test_fraction, self.seed
-        )
-        self.train_sampler = ResumableShuffle(len(self.splits["train"]), self.seed, self.batch_size)
-        if self.tokenizer is None:
-            self.tokenizer = fit_word_tokenizer(
-                (r.text for r in self.splits["train"]),
-                min_frequency=self.min_frequency,
-                lowercase=self.lowercase,
-            )
-
-    def collate(self, reviews: list[Review]) -> dict[str, Any]:
-        tokens, lengths = pad_batch(
-            encode_texts(self.tokenizer, [r.text for r in reviews]),
-            pad_id=self.tokenizer.token_to_id(PAD),
-        )
-        return {
-            "tokens": tokens,
-            "lengths": lengths,
-            "labels": torch.tensor([r.label for r in reviews], dtype=torch.long),
-            "texts": [r.text for r in reviews],
-            "lines": [r.line for r in reviews],
-        }
-
-    def _loader(self, split: str) -> DataLoader:
-        if not self.splits.get(split):
-            raise RuntimeError(f"the {split} split is empty; check the split fractions")
-        return make_loader(
-            self.splits[split],
-            self.collate,
-            self.seed,
-            self.num_workers,
-            batch_size=self.batch_size,
-            sampler=self.train_sampler if split == "train" else None,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train")
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
+    def training_files(self) -> dict[str, Path]:
+        files = {"reviews": Path(self.hparams.path)}
+        return files | ({"test": Path(self.hparams.test_path)} if self.hparams.test_path else {})

@@ -1,4 +1,5 @@
-"""Word-level tokenizers from Hugging Face ``tokenizers``, fitted on the training split only.
+"""Word- and character-level tokenizers from Hugging Face ``tokenizers``, fitted on the training
+split only, and the padding of id sequences into batches.
 
 A fitted tokenizer is one JSON document (``tokenizer.json``): it travels inside checkpoints and
 MLflow models, so a trained model can always turn raw text into the ids it was trained on.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import torch
-from tokenizers import Tokenizer, normalizers, pre_tokenizers
+from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
 from tokenizers.trainers import WordLevelTrainer
 from torch.nn.utils.rnn import pad_sequence
@@ -18,6 +19,7 @@ PAD = "<pad>"
 UNK = "<unk>"
 BOS = "<s>"
 EOS = "</s>"
+SEQUENCE_SPECIAL_TOKENS = (PAD, UNK, BOS, EOS)  # ids 0-3 of a vocabulary that starts and ends text
 
 
 def fit_word_tokenizer(
@@ -40,6 +42,29 @@ def fit_word_tokenizer(
         [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation(behavior="isolated")]
     )
     trainer = WordLevelTrainer(min_frequency=min_frequency, special_tokens=list(special_tokens))
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def fit_character_tokenizer(
+    texts: Iterable[str], min_frequency: int = 1, lowercase: bool = False
+) -> Tokenizer:
+    """A vocabulary of single characters (spaces and punctuation included), NFKC-normalised,
+    optionally lowercased; decoding joins characters back without separators.
+
+    ``<pad> <unk> <s> </s>`` get ids 0-3; characters seen fewer than ``min_frequency`` times
+    map to ``<unk>``.
+    """
+    if min_frequency < 1:
+        raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
+    tokenizer = Tokenizer(WordLevel(unk_token=UNK))
+    steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
+    tokenizer.normalizer = normalizers.Sequence(steps)
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tokenizer.decoder = decoders.Fuse()
+    trainer = WordLevelTrainer(
+        min_frequency=min_frequency, special_tokens=list(SEQUENCE_SPECIAL_TOKENS)
+    )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
 

@@ -1,0 +1,1 @@
+"""The console entry points: thin ``@hydra.main`` (or argparse) commands."""

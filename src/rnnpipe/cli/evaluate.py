@@ -1,0 +1,80 @@
+"""``rnnpipe-evaluate``: score a trained model on any file in its task's format, log it to MLflow.
+
+    rnnpipe-evaluate model_uri=models:/rnnpipe-sentiment/1 data_path=my_reviews.tsv
+    rnnpipe-evaluate model_uri=outputs/sentiment/runs/<time>/checkpoints/last.ckpt data_path=...
+
+The model carries its fitted tokenizers and the config of the data it was trained on, so the
+same reader and tokenization apply to the new file; nothing is refitted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import MLFlowLogger
+from omegaconf import DictConfig
+
+from rnnpipe.cli.train import score_with_classifier
+from rnnpipe.config import CONFIG_DIR
+from rnnpipe.errors import RnnpipeError, reported_in_one_line
+from rnnpipe.tasks.registry import spec_of
+from rnnpipe.tracking import artifacts, provenance
+from rnnpipe.tracking.loading import load_task_module
+from rnnpipe.tracking.logger import failure_marks_run, make_logger
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    module = load_task_module(str(cfg.model_uri), tracking_uri=cfg.logger.get("tracking_uri"))
+    spec = spec_of(module)
+    data_path = Path(cfg.data_path)
+    if not data_path.is_file():
+        raise RnnpipeError(f"{data_path}: expected a {spec.name} data file, got no such file")
+    # the task's own DataModule, whichever class path the (older) saved config names
+    arguments = {k: v for k, v in module.data_config.items() if not k.startswith("_")}
+    datamodule = spec.datamodule_class(**(arguments | {"test_path": str(data_path)}))
+    datamodule.load_state_dict(module.preprocessing.state)
+    datamodule.setup("test")
+
+    logger = make_logger(cfg.get("logger"), experiment_name=spec.name)
+    trainer = instantiate(cfg.trainer, logger=logger or False)
+    tracked = isinstance(logger, MLFlowLogger)
+    if tracked:
+        provenance.start_run(
+            logger,
+            cfg,
+            trainer,
+            datamodule.input_files(),
+            extra_tags={
+                "rnnpipe.evaluated_model": str(cfg.model_uri),
+                "rnnpipe.evaluated_data": str(data_path.resolve()),
+            },
+        )
+    with failure_marks_run(logger):
+        [metrics] = trainer.test(module, datamodule=datamodule)
+        if cfg.get("scorer_uri"):
+            metrics.update(score_with_classifier(cfg, module, logger if tracked else None))
+        reports_dir = Path(cfg.paths.run_dir) / "reports"
+        module.write_test_reports(reports_dir)
+        if tracked:
+            artifacts.log_outputs(logger, module, None, reports_dir)
+
+    print()
+    print(f"{spec.name} model {cfg.model_uri} on {data_path}:")
+    for name in sorted(metrics):
+        print(f"  {name:<16} {metrics[name]:.4f}")
+    print(f"reports: {reports_dir}")
+    if tracked:
+        print(f"MLflow run {logger.run_id} in experiment '{spec.name}'")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    with reported_in_one_line():
+        evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""``rnnpipe-predict``: predictions for texts on the command line or in a file.
+
+    rnnpipe-predict model_uri=models:/rnnpipe-sentiment/1 'texts=["Great pizza!", "Cold soup."]'
+    rnnpipe-predict model_uri=runs:/<run id>/model input_path=reviews.txt output_path=out.tsv
+
+``input_path`` holds one input per line (blank lines skipped).
+"""
+
+from __future__ import annotations
+
+import hydra
+import pandas as pd
+from omegaconf import DictConfig
+
+from rnnpipe.config import CONFIG_DIR
+from rnnpipe.data.text_file import read_lines
+from rnnpipe.errors import RnnpipeError, reported_in_one_line
+from rnnpipe.tracking.loading import load_task_module
+
+
+def predict(cfg: DictConfig) -> pd.DataFrame:
+    texts = [str(text) for text in cfg.texts]
+    if cfg.get("input_path"):
+        texts += [line for _, line in read_lines(cfg.input_path) if line.strip()]
+    if not texts:
+        raise RnnpipeError("nothing to predict: expected texts=[...] or input_path=<file>")
+    module = load_task_module(str(cfg.model_uri), tracking_uri=cfg.get("tracking_uri"))
+    try:
+        predictions = module.predict_texts(texts)
+    except ValueError as error:
+        raise RnnpipeError(f"input {error}") from None
+    table = pd.concat([pd.DataFrame({"input": texts}), predictions], axis=1)
+    if cfg.get("output_path"):
+        table.to_csv(cfg.output_path, sep="\t", index=False)
+        print(f"wrote {len(table)} predictions to {cfg.output_path}")
+    else:
+        with pd.option_context("display.max_colwidth", 80, "display.width", 160):
+            print(table.to_string(index=False))
+    return table
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="predict")
+def main(cfg: DictConfig) -> None:
+    with reported_in_one_line():
+        predict(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""The README's results table, made from the MLflow store, never typed by hand.
+
+A run becomes a row when it was started with ``results_row=<label>`` (training or evaluation);
+the newest finished run of each label wins. ``make results`` prints the table and rewrites it
+in README.md between the ``results:begin``/``results:end`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from mlflow import MlflowClient
+from mlflow.entities import Run
+
+from rnnpipe.config import PROJECT_ROOT
+from rnnpipe.tasks.registry import task_specs
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+COLUMNS = ("Result", "Data", "Evaluated on", "Metrics", "Training time", "Hardware", "Command",
+           "MLflow run")  # fmt: skip
+
+
+def results_runs(client: MlflowClient) -> list[Run]:
+    """The newest FINISHED run of each ``rnnpipe.results_row`` label, in label order."""
+    experiment_ids = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(
+        experiment_ids,
+        filter_string="attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=5000,
+    )
+    newest: dict[str, Run] = {}
+    for run in runs:
+        label = run.data.tags.get("rnnpipe.results_row")
+        if label and label not in newest:
+            newest[label] = run
+    return [newest[label] for label in sorted(newest)]
+
+
+def data_cell(tags: dict[str, str]) -> str:
+    """Each data file the run read, once, with the roles it played, its lines and SHA-256."""
+    roles_by_file: dict[str, list[str]] = {}
+    for key in sorted(tags):
+        if key.startswith("rnnpipe.data.") and key.endswith(".path"):
+            roles_by_file.setdefault(tags[key], []).append(key.split(".")[2])
+    cells = []
+    for path, roles in roles_by_file.items():
+        sha = tags[f"rnnpipe.data.{roles[0]}.sha256"][:12]
+        lines = tags[f"rnnpipe.data.{roles[0]}.lines"]
+        cells.append(f"`{Path(path).name}` ({', '.join(roles)}; {lines} lines, sha256 {sha})")
+    return "<br>".join(cells) or "—"
+
+
+def evaluated_on(run: Run) -> str:
+    tags, params = run.data.tags, run.data.params
+    if "rnnpipe.evaluated_data" in tags:
+        name = Path(tags["rnnpipe.evaluated_data"]).name
+        return f"`{name}` (rnnpipe-evaluate, never seen in training)"
+    test_path = params.get("data.test_path", "None")
+    if test_path not in ("None", ""):
+        return f"`{Path(test_path).name}`"
+    fraction = params.get("data.test_fraction")
+    if fraction:
+        return f"held-out {float(fraction):.0%} (stratified, seed {params.get('data.seed')})"
+    if params.get("data.val_path"):
+        return f"`{Path(params['data.val_path']).name}` (the validation file: no test file given)"
+    return "test split"
+
+
+def metrics_cell(run: Run) -> str:
+    """The task's headline metrics (the rest, losses and per-type scores included, is in
+    MLflow); every test metric for a run of a task not registered here."""
+    metrics = run.data.metrics
+    spec = task_specs().get(run.data.tags.get("rnnpipe.task", ""))
+    headline = [metric.name for metric in spec.headline_metrics] if spec else []
+    shown = [name for name in headline if name in metrics] or [
+        name for name in sorted(metrics) if name.startswith("test/") and name != "test/loss"
+    ]
+    return "<br>".join(f"{name} {metrics[name]:.4f}" for name in shown)
+
+
+def rows(client: MlflowClient) -> list[tuple[str, ...]]:
+    """One row per results run: label, data, test set, metrics, time, hardware, command, run."""
+    table = []
+    for run in results_runs(client):
+        tags = run.data.tags
+        # a resumed run logs each leg's fit time: the run trained for their sum
+        legs = client.get_metric_history(run.info.run_id, "time/fit_seconds")
+        seconds = sum(leg.value for leg in legs)
+        commands = [tags.get("rnnpipe.command", "")]
+        commands += tags.get("rnnpipe.resume_commands", "").splitlines()
+        command = "<br>".join(f"`{c}`".replace("|", "\\|") for c in commands if c)
+        experiment = client.get_experiment(run.info.experiment_id).name
+        table.append(
+            (
+                tags["rnnpipe.results_row"], data_cell(tags), evaluated_on(run), metrics_cell(run),
+                f"{seconds / 60:.1f} min" if seconds else "—", tags.get("rnnpipe.hardware", "—"),
+                command, f"{experiment} / {run.info.run_name}",
+            )
+        )  # fmt: skip
+    return table
+
+
+def markdown(table: list[tuple[str, ...]]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(row) + " |" for row in table]
+    return "\n".join(lines)
+
+
+def rewrite_readme(readme: Path, table_markdown: str) -> None:
+    text = readme.read_text()
+    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
+    if not pattern.search(text):
+        raise SystemExit(f"{readme}: expected the markers {BEGIN} ... {END}, found none")
+    readme.write_text(pattern.sub(f"{BEGIN}\n{table_markdown}\n{END}", text))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracking-uri", default=f"sqlite:///{PROJECT_ROOT}/mlflow.db")
+    parser.add_argument("--readme", type=Path, default=PROJECT_ROOT / "README.md")
+    parser.add_argument("--print-only", action="store_true", help="do not rewrite the README")
+    args = parser.parse_args(argv)
+    table = markdown(rows(MlflowClient(args.tracking_uri)))
+    print(table)
+    if not args.print_only:
+        rewrite_readme(args.readme, table)
+        print(f"\nrewrote the results table in {args.readme}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""``rnnpipe-train``: compose the config, train, test, and record it all in MLflow.
+
+rnnpipe-train                                   # the default experiment (sentiment sample)
+rnnpipe-train experiment=ner trainer=gpu
+rnnpipe-train -m model.hidden_size=64,128       # a sweep: one MLflow run per job
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import MLFlowLogger
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from rnnpipe.config import CONFIG_DIR
+from rnnpipe.errors import RnnpipeError, reported_in_one_line
+from rnnpipe.tasks.registry import task_spec
+from rnnpipe.tasks.spec import TaskSpec
+from rnnpipe.tracking import artifacts, provenance
+from rnnpipe.tracking.classifier_agreement import score_generated_reviews
+from rnnpipe.tracking.logger import failure_marks_run, make_logger, record
+
+
+def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[str, float]:
+    """Fit on the train split, select on val, test the best checkpoint; return all metrics.
+
+    ``extra_callbacks`` join the configured ones (a tuner adds its pruning callback this way).
+    """
+    spec = task_spec(cfg.task_name)
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    checkpoint = resolve_checkpoint(cfg)
+    if checkpoint and Path(checkpoint).parent.name == "checkpoints":
+        # a resumed run carries on in its own directory, so the checkpoint callbacks find their
+        # saved state (the best score so far) where they left it
+        with open_dict(cfg):
+            cfg.paths.run_dir = str(Path(checkpoint).parent.parent)
+
+    datamodule = instantiate(cfg.data)
+    check_class("data", datamodule, spec.datamodule_class, spec)
+    datamodule.setup("fit")
+    model = instantiate(
+        cfg.model,
+        **datamodule.model_kwargs(),
+        preprocessing=datamodule.state_dict(),
+        data_config=OmegaConf.to_container(cfg.data, resolve=True),
+    )
+    check_class("model", model, spec.module_class, spec)
+    resumed_run_id = provenance.run_id_in_checkpoint(checkpoint) if checkpoint else None
+    logger = make_logger(cfg.get("logger"), run_id=resumed_run_id)
+    callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c]
+    callbacks += list(extra_callbacks)
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger or False)
+
+    tracked = isinstance(logger, MLFlowLogger) and trainer.is_global_zero
+    if tracked and resumed_run_id:
+        provenance.continue_run(logger, checkpoint)
+    elif tracked:
+        provenance.start_run(logger, cfg, trainer, datamodule.input_files())
+    with failure_marks_run(logger):
+        started = time.perf_counter()
+        trainer.fit(model, datamodule=datamodule, ckpt_path=checkpoint)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        metrics["time/fit_seconds"] = time.perf_counter() - started
+        best_checkpoint = (
+            trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        )
+        if best_checkpoint and trainer.checkpoint_callback.best_model_score is not None:
+            metrics[trainer.checkpoint_callback.monitor] = float(
+                trainer.checkpoint_callback.best_model_score
+            )
+        if cfg.get("test"):
+            [test_metrics] = trainer.test(
+                model, datamodule=datamodule, ckpt_path=best_checkpoint or None
+            )
+            metrics.update(test_metrics)
+            if cfg.get("scorer_uri") and trainer.is_global_zero:
+                metrics.update(score_with_classifier(cfg, model, logger if tracked else None))
+        reports_dir = Path(cfg.paths.run_dir) / "reports"
+        if cfg.get("test") and trainer.is_global_zero:
+            model.write_test_reports(reports_dir)
+        if tracked:
+            logger.log_metrics({"time/fit_seconds": metrics["time/fit_seconds"]})
+            record(
+                logger,
+                "artifacts (checkpoint, tokenizer, reports)",
+                lambda: artifacts.log_outputs(logger, model, best_checkpoint, reports_dir),
+            )
+            if best_checkpoint and cfg.get("log_model") and spec.served:
+                register = cfg.get("register_model")
+                record(
+                    logger,
+                    "the pyfunc model",
+                    lambda: artifacts.log_model(
+                        logger, spec, model, best_checkpoint, register=register
+                    ),
+                )
+    if trainer.is_global_zero:
+        print_summary(cfg, metrics, logger if tracked else None, best_checkpoint)
+    return metrics
+
+
+def check_class(group: str, built: object, expected: type, spec: TaskSpec) -> None:
+    """The ``data``/``model`` config must build the task's own classes."""
+    if not isinstance(built, expected):
+        raise RnnpipeError(
+            f"{group}._target_: expected the {spec.name} task's {expected.__qualname__} "
+            f"(task_name={spec.name}), got a {type(built).__qualname__}"
+        )
+
+
+def score_with_classifier(
+    cfg: DictConfig, generator: L.LightningModule, logger: MLFlowLogger | None
+) -> dict[str, float]:
+    """``scorer_uri``: a sentiment model reads the generated and the real test reviews
+    (:mod:`rnnpipe.tracking.classifier_agreement`); the metrics join the run's."""
+    scores = score_generated_reviews(generator, cfg.scorer_uri, cfg.get("scorer_tracking_uri"))
+    if logger is not None:
+        logger.log_metrics(scores, step=generator.global_step)
+        record(
+            logger,
+            "the scorer tag",
+            lambda: logger.experiment.set_tag(
+                logger.run_id, "rnnpipe.generation.scorer", str(cfg.scorer_uri)
+            ),
+        )
+    return scores
+
+
+def resolve_checkpoint(cfg: DictConfig) -> str | None:
+    """``ckpt_path``: a file, or ``last`` for the newest ``last.ckpt`` of this task's runs."""
+    requested = cfg.get("ckpt_path")
+    if requested is None:
+        return None
+    if requested == "last":
+        runs = Path(cfg.paths.output_dir) / cfg.task_name
+        candidates = sorted(runs.glob("**/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        if not candidates:
+            raise RnnpipeError(f"ckpt_path=last: expected a last.ckpt under {runs}, found none")
+        print(f"resuming from {candidates[-1]}")
+        return str(candidates[-1])
+    if not Path(requested).is_file():
+        raise RnnpipeError(f"ckpt_path={requested}: expected a checkpoint file, got no such file")
+    return str(requested)
+
+
+def print_summary(
+    cfg: DictConfig, metrics: dict[str, float], logger: MLFlowLogger | None, checkpoint: str
+) -> None:
+    print()
+    for name in sorted(metrics):
+        if name.startswith("test/"):
+            print(f"{name:<16} {metrics[name]:.4f}")
+    if logger is not None:
+        where = f"experiment '{cfg.task_name}' ({cfg.logger.tracking_uri})"
+        print(f"MLflow run {logger.run_id} in {where}")
+        print("see it with: make ui")
+        unrecorded = getattr(logger, "unrecorded", [])
+        if unrecorded:
+            print(f"warning: {len(unrecorded)} items not recorded in MLflow, from: {unrecorded[0]}")
+    if checkpoint:
+        print(f"best checkpoint: {checkpoint}")
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Console entry; returns ``optimized_metric`` so any Hydra sweeper can optimise it."""
+    with reported_in_one_line():
+        metrics = train(cfg)
+    metric = cfg.get("optimized_metric")
+    return metrics.get(metric) if metric else None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""The DataModule contract every task follows; this base owns the plumbing.
+
+A task's DataModule turns its files into batches. The subclass writes what is the task's own:
+
+* ``read_splits()``: the raw items of ``train``, ``val`` and ``test`` from its files, and
+  ``read_test_file(path)``: a test file alone;
+* ``fit(train)``: the preprocessing fitted on the train split only, returned as plain data
+  (:class:`~rnnpipe.data.preprocessing.Preprocessing`);
+* ``prepare(split, items)``: the items a split's loader batches (encoded), ``collate(items)``,
+  ``model_kwargs()``: what the task module can only know after set-up (sizes, labels, ids);
+* ``training_files()``: the files a training run reads, by role.
+
+The base owns the rest. Constructor arguments (all from YAML) are its hyperparameters
+(``self.hparams``), with at least ``batch_size``, ``num_workers``, ``seed`` and ``test_path``.
+``state_dict()`` is the fitted preprocessing, so it travels in every checkpoint. Once fitted (or
+restored with ``load_state_dict``), ``setup("test")`` with a ``test_path`` reads only that file:
+how a trained model is scored on a new file. ``input_files()`` names the files read, for
+provenance. ``train_sampler`` is the replayable training order that an exact resume moves on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from torch.utils.data import DataLoader, Sampler
+
+from rnnpipe.data.batching import LengthBuckets, ResumableShuffle, make_loader
+from rnnpipe.data.preprocessing import Preprocessing
+
+SPLITS = ("train", "val", "test")
+
+
+class TaskDataModule(L.LightningDataModule):
+    empty_split_hint = "check the data config"  # said when a loader is asked for an empty split
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.save_hyperparameters(logger=False)  # the subclass's constructor arguments
+        self.preprocessing = Preprocessing()
+        self.splits: dict[str, list[Any]] = {}
+        self.train_sampler: ResumableShuffle | LengthBuckets | None = None
+        self.evaluating = False  # set up on a test file alone, with restored preprocessing
+
+    # -- what each task writes -----------------------------------------------------------------
+    def read_splits(self) -> dict[str, list[Any]]:
+        raise NotImplementedError
+
+    def read_test_file(self, path: str) -> list[Any]:
+        raise NotImplementedError
+
+    def fit(self, train: list[Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def prepare(self, split: str, items: list[Any]) -> list[Any]:
+        """What the split's loader batches; by default the items as read."""
+        return items
+
+    def collate(self, items: list[Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def model_kwargs(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def training_files(self) -> dict[str, Path]:
+        raise NotImplementedError
+
+    def test_files(self, path: str) -> dict[str, Path]:
+        """The files the test-only set-up reads for a test file ``path``."""
+        return {"test": Path(path)}
+
+    def make_train_sampler(self, train: list[Any]) -> ResumableShuffle | LengthBuckets:
+        return ResumableShuffle(len(train), self.hparams.seed, self.hparams.batch_size)
+
+    # -- fitted state: what travels in every checkpoint ----------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return dict(self.preprocessing.state)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state:
+            self.preprocessing = Preprocessing(state)
+
+    def input_files(self) -> dict[str, Path]:
+        """The files ``setup`` read, by role: each MLflow run records them."""
+        if self.evaluating:
+            return self.test_files(self.hparams.test_path)
+        return self.training_files()
+
+    # -- Lightning hooks -----------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        test_path = self.hparams.test_path
+        if self.preprocessing and stage == "test" and test_path:
+            self.evaluating = True
+            self.splits["test"] = self.prepare("test", self.read_test_file(test_path))
+            return
+        if "train" in self.splits:
+            return
+        items = self.read_splits()
+        if not self.preprocessing:
+            self.preprocessing = Preprocessing(self.fit(items["train"]))
+        self.splits = {
+            split: self.prepare(split, items[split]) for split in SPLITS if split in items
+        }
+        self.train_sampler = self.make_train_sampler(self.splits["train"])
+
+    def loader(self, split: str) -> DataLoader:
+        if not self.splits.get(split):
+            raise RuntimeError(f"the {split} split is empty: {self.empty_split_hint}")
+        batching: dict[str, Any] = {"batch_size": self.hparams.batch_size}
+        if split == "train":
+            batching |= self.train_batching(self.train_sampler)
+        return make_loader(
+            self.splits[split],
+            self.collate,
+            self.hparams.seed,
+            self.hparams.num_workers,
+            **batching,
+        )
+
+    def train_batching(self, sampler: Sampler) -> dict[str, Any]:
+        """A sampler of batches replaces ``batch_size``, except under DDP: there Lightning puts
+        its distributed sampler on the training loader, which can only wrap a sampler of items."""
+        if not isinstance(sampler, LengthBuckets):
+            return {"sampler": sampler}
+        distributed = self.trainer is not None and self.trainer.world_size > 1
+        return {} if distributed else {"batch_sampler": sampler}
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self.loader("test")

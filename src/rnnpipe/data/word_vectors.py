@@ -1,0 +1,67 @@
+"""Pretrained word vectors (GloVe or word2vec text format) as an embedding matrix."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import torch
+
+from rnnpipe.data.text_file import read_lines
+from rnnpipe.data.tokenization import PAD
+from rnnpipe.errors import DataFormatError
+
+log = logging.getLogger(__name__)
+
+
+def read_word_vectors(path: str | Path, vocabulary: dict[str, int]) -> torch.Tensor:
+    """An embedding matrix ``(V, D)`` from a GloVe-format text file (``word v1 ... vD``).
+
+    A vocabulary word takes the vector of the same word, else of its lowercase form; the rest
+    (and ``<unk>``) are drawn from N(0, s^2), s the spread of the found vectors; ``<pad>`` is 0.
+    A word2vec-style first line ``<count> <dim>`` is skipped. Lines whose dimension differs
+    from the first vector's raise :class:`DataFormatError`.
+    """
+    wanted = set(vocabulary) | {w.lower() for w in vocabulary}
+    vectors: dict[str, list[float]] = {}
+    dim = None
+    for number, line in read_lines(path):
+        fields = line.rstrip().split(" ")
+        if number == 1 and len(fields) == 2 and all(f.isdigit() for f in fields):
+            continue
+        if not line.strip():
+            continue
+        if dim is None:
+            if len(fields) < 2:
+                raise DataFormatError(path, number, "a word and its vector", repr(line[:60]))
+            dim = len(fields) - 1
+        if len(fields) - 1 != dim:
+            raise DataFormatError(
+                path,
+                number,
+                f"a word and {dim} numbers like the first vector",
+                f"{len(fields) - 1} numbers",
+            )
+        if fields[0] in wanted:
+            try:
+                vectors[fields[0]] = [float(f) for f in fields[1:]]
+            except ValueError:
+                raise DataFormatError(
+                    path, number, "numbers after the word", repr(line[:60])
+                ) from None
+    if dim is None:
+        raise DataFormatError(path, None, "at least one word vector", "none")
+    found = {
+        word: vectors[word] if word in vectors else vectors[word.lower()]
+        for word in vocabulary
+        if word in vectors or word.lower() in vectors
+    }
+    values = torch.tensor(list(found.values())) if found else torch.zeros(0, dim)
+    spread = float(values.std()) if values.numel() > 1 else 1.0 / math.sqrt(dim)
+    matrix = torch.randn(len(vocabulary), dim) * spread
+    for word, vector in found.items():
+        matrix[vocabulary[word]] = torch.tensor(vector)
+    matrix[vocabulary[PAD]] = 0.0
+    log.info("%s: vectors for %d of %d vocabulary words", path, len(found), len(vocabulary))
+    return matrix

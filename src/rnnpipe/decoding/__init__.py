@@ -1,0 +1,1 @@
+"""Decoding over a ``step(tokens, state)`` function: greedy and beam search, sampling."""

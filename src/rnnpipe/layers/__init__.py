@@ -1,0 +1,1 @@
+"""Task-free ``nn.Module`` building blocks: attention, the linear-chain CRF."""

@@ -1,0 +1,108 @@
+"""Every task rnnpipe knows, from the ``rnnpipe.tasks`` entry points, and the way back from a
+checkpoint to its task.
+
+A task package declares a :class:`TaskSpec`; its distribution's ``pyproject.toml`` names it:
+
+    [project.entry-points."rnnpipe.tasks"]
+    sentiment = "rnnpipe.tasks.sentiment:SPEC"
+
+so a fresh process (``mlflow models serve``) and packages outside rnnpipe find it the same way.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import torch
+
+from rnnpipe.errors import RnnpipeError
+from rnnpipe.tasks.spec import TaskSpec
+from rnnpipe.training.module import CHECKPOINT_KEY, TaskModule
+
+ENTRY_POINT_GROUP = "rnnpipe.tasks"
+
+
+def task_specs() -> dict[str, TaskSpec]:
+    """Every registered task by name (each entry point is loaded when this is called)."""
+    specs = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        spec = entry.load()
+        if not isinstance(spec, TaskSpec) or spec.name != entry.name:
+            raise RnnpipeError(
+                f"entry point {entry.name} = {entry.value} ({ENTRY_POINT_GROUP}): expected the "
+                f"TaskSpec of a task named {entry.name!r}, got {spec!r}"
+            )
+        specs[spec.name] = spec
+    return specs
+
+
+def task_spec(name: str) -> TaskSpec:
+    """The task called ``name`` (the ``task_name`` of a config)."""
+    specs = task_specs()
+    if name not in specs:
+        raise RnnpipeError(f"task_name={name}: expected one of the tasks {sorted(specs)}")
+    return specs[name]
+
+
+def spec_of(module: TaskModule | type[TaskModule]) -> TaskSpec:
+    """The task whose module class ``module`` is (or is an instance of)."""
+    module_class = module if isinstance(module, type) else type(module)
+    for spec in task_specs().values():
+        if spec.module_class is module_class:
+            return spec
+    raise RnnpipeError(
+        f"{module_class.__qualname__}: expected the module class of a registered task "
+        f"({ENTRY_POINT_GROUP} entry points), found none"
+    )
+
+
+def checkpoint_spec(path: Path, saved: dict) -> TaskSpec:
+    """The task a checkpoint's ``"rnnpipe"`` entry names: its module class, or, in checkpoints
+    from before tasks were packages, the task's name."""
+    specs = task_specs().values()
+    module_path = saved.get("module")
+    if module_path is not None:
+        for spec in specs:
+            if f"{spec.module_class.__module__}.{spec.module_class.__qualname__}" == module_path:
+                return spec
+        found = f"the module {module_path}"
+    else:
+        for spec in specs:
+            if spec.name == saved.get("task"):
+                return spec
+        found = f"the task {saved.get('task')!r}"
+    raise RnnpipeError(
+        f"{path}: expected an rnnpipe checkpoint of a registered task "
+        f"{sorted(s.name for s in specs)}, got {found}"
+    )
+
+
+def load_checkpoint(path: str | Path, map_location: str = "cpu") -> TaskModule:
+    """Rebuild the task module saved in a Lightning checkpoint, ready to predict (eval mode).
+
+    The checkpoint names its task, so no class needs to be given; it is read with
+    ``weights_only=True``: a checkpoint cannot run code when it is loaded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RnnpipeError(f"{path}: expected a checkpoint file, got no such file")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises several types for a file that is not a checkpoint
+        raise RnnpipeError(f"{path}: expected a Lightning checkpoint, got {error}") from None
+    if not isinstance(checkpoint.get(CHECKPOINT_KEY), dict):
+        raise RnnpipeError(
+            f"{path}: expected an rnnpipe checkpoint, got one without {CHECKPOINT_KEY!r}"
+        )
+    spec = checkpoint_spec(path, checkpoint[CHECKPOINT_KEY])
+    try:
+        module = spec.module_class.load_from_checkpoint(
+            path, map_location=map_location, weights_only=True
+        )
+    except TypeError as error:  # hyperparameters this layout's module does not take
+        raise RnnpipeError(
+            f"{path}: expected a {spec.name} checkpoint of this rnnpipe layout, got one from an "
+            f"older layout ({error}); retrain it with this version"
+        ) from None
+    return module.eval()

@@ -1,0 +1,62 @@
+"""Sentiment data: restaurant reviews (``Review<TAB>Liked``) as padded word-id batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from rnnpipe.data.reviews import LABEL_NAMES, Review, ReviewFileDataModule
+from rnnpipe.data.tokenization import PAD, encode_texts, fit_word_tokenizer, pad_batch
+
+
+class SentimentDataModule(ReviewFileDataModule):
+    """Reviews split into train/val/test, a word tokenizer fitted on train, padded batches.
+
+    Batches are dicts: ``tokens (B, T)``, ``lengths (B,)``, ``labels (B,)``, and the raw
+    ``texts`` and source ``lines`` for prediction reports.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        test_path: str | None,
+        val_fraction: float,
+        test_fraction: float,
+        seed: int,
+        min_frequency: int,
+        lowercase: bool,
+        batch_size: int,
+        num_workers: int,
+    ):
+        super().__init__()
+
+    def fit(self, train: list[Review]) -> dict[str, Any]:
+        tokenizer = fit_word_tokenizer(
+            (r.text for r in train),
+            min_frequency=self.hparams.min_frequency,
+            lowercase=self.hparams.lowercase,
+        )
+        return {"tokenizers": {"tokenizer": tokenizer.to_str()}, "labels": list(LABEL_NAMES)}
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """Vocabulary size, labels and the padding id."""
+        tokenizer = self.preprocessing.tokenizer("tokenizer")
+        return {
+            "vocab_size": tokenizer.get_vocab_size(),
+            "labels": list(LABEL_NAMES),
+            "pad_id": tokenizer.token_to_id(PAD),
+        }
+
+    def collate(self, reviews: list[Review]) -> dict[str, Any]:
+        tokenizer = self.preprocessing.tokenizer("tokenizer")
+        tokens, lengths = pad_batch(
+            encode_texts(tokenizer, [r.text for r in reviews]), pad_id=tokenizer.token_to_id(PAD)
+        )
+        return {
+            "tokens": tokens,
+            "lengths": lengths,
+            "labels": torch.tensor([r.label for r in reviews], dtype=torch.long),
+            "texts": [r.text for r in reviews],
+            "lines": [r.line for r in reviews],
+        }

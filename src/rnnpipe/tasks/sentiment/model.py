@@ -1,0 +1,183 @@
+"""Many-to-one: a review's tokens in, one sentiment label out.
+
+    tokens (B, T) -> embedding (B, T, E) -> VanillaRNN -> outputs (B, T, D*H), h_n (L*D, B, H)
+                  -> pool to one vector per review (B, D*H) -> dropout -> linear -> logits (B, C)
+
+Pooling is the seed's "only one output": the last valid hidden state (the RNN's final memory of
+the review), or the mean or max of the hidden states over the review's own steps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+)
+
+from rnnpipe.data.tokenization import PAD, encode_texts, pad_batch
+from rnnpipe.training.module import TaskModule, length_mask, save_table
+from rnnpipe.training.plots import save_confusion_matrix
+
+POOLINGS = ("last", "mean", "max")
+MAX_PREDICT_TOKENS = 5000  # a review, not a book: longer inputs are refused at predict time
+
+
+class SentimentClassifier(TaskModule):
+    input_description = "a 'text' column of raw reviews"
+    output_columns = ("label", "probability")
+    predict_batch_size = 256
+
+    def __init__(
+        self,
+        vocab_size: int,
+        labels: list[str],
+        pad_id: int,
+        embedding_dim: int,
+        hidden_size: int,
+        num_layers: int,
+        nonlinearity: str,
+        bidirectional: bool,
+        bptt: str,
+        pooling: str,
+        dropout: float,
+        optimizer: dict[str, Any],
+        scheduler: dict[str, Any] | None,
+        preprocessing: dict[str, Any] | None = None,
+        data_config: dict[str, Any] | None = None,
+    ):
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        super().__init__(optimizer, scheduler, preprocessing, data_config)
+        directions = 2 if bidirectional else 1
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.rnn = self.recurrent_layer(embedding_dim, hidden_size, bidirectional=bidirectional)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(directions * hidden_size, len(labels))
+
+        num_classes = len(labels)
+        metrics = MetricCollection(
+            {
+                "acc": MulticlassAccuracy(num_classes, average="micro"),
+                "f1": MulticlassF1Score(num_classes, average="macro"),
+            }
+        )
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        self.test_confusion = MulticlassConfusionMatrix(num_classes)
+        self.test_records: list[dict[str, Any]] = []
+        self.test_counts: list[list[int]] = []
+
+    # -- the model -----------------------------------------------------------------------------
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``tokens (B, T)``, ``lengths (B,)`` -> class logits ``(B, C)``."""
+        outputs, h_n = self.rnn(self.embedding(tokens), lengths=lengths)
+        return self.head(self.dropout(self.pool(outputs, h_n, lengths)))
+
+    def pool(self, outputs: torch.Tensor, h_n: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """One vector per review, ``(B, D*H)``, from the hidden states of its valid steps."""
+        if self.hparams.pooling == "last":
+            # h_n holds each direction's state after the review's own last step (the reverse
+            # direction's after the first word): the top layer's D states side by side.
+            directions = 2 if self.hparams.bidirectional else 1
+            top_layer = h_n[-directions:]  # (D, B, H)
+            return top_layer.transpose(0, 1).reshape(h_n.shape[1], -1)
+        valid = length_mask(lengths, outputs.shape[1], outputs.device).unsqueeze(-1)  # (B, T, 1)
+        if self.hparams.pooling == "mean":
+            return (outputs * valid).sum(1) / valid.sum(1)
+        return outputs.masked_fill(~valid, float("-inf")).max(1).values
+
+    # -- training, validation, test ------------------------------------------------------------
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        logits = self(batch["tokens"], batch["lengths"])
+        loss = F.cross_entropy(logits, batch["labels"])
+        self.log(
+            "train/loss", loss, on_step=False, on_epoch=True, batch_size=len(logits), sync_dist=True
+        )
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        logits = self(batch["tokens"], batch["lengths"])
+        loss = F.cross_entropy(logits, batch["labels"])
+        self.log("val/loss", loss, batch_size=len(logits), sync_dist=True)
+        self.val_metrics.update(logits, batch["labels"])
+        self.log_dict(self.val_metrics, batch_size=len(logits))
+
+    def on_test_epoch_start(self) -> None:
+        self.test_records = []
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        logits = self(batch["tokens"], batch["lengths"])
+        loss = F.cross_entropy(logits, batch["labels"])
+        self.log("test/loss", loss, batch_size=len(logits), sync_dist=True)
+        self.test_metrics.update(logits, batch["labels"])
+        self.log_dict(self.test_metrics, batch_size=len(logits))
+        self.test_confusion.update(logits, batch["labels"])
+        probabilities = logits.softmax(-1)
+        labels = self.hparams.labels
+        for line, text, true, probs in zip(
+            batch["lines"],
+            batch["texts"],
+            batch["labels"].tolist(),
+            probabilities.tolist(),
+            strict=True,
+        ):
+            predicted = max(range(len(probs)), key=probs.__getitem__)
+            self.test_records.append(
+                {
+                    "line": line,
+                    "text": text,
+                    "label": labels[true],
+                    "predicted": labels[predicted],
+                    "probability": round(probs[predicted], 6),
+                }
+            )
+
+    def on_test_epoch_end(self) -> None:
+        # every rank takes part in these; the reports are then written by rank 0 alone
+        self.test_records = self.gather(self.test_records)
+        self.test_counts = self.test_confusion.compute().tolist()
+        self.test_confusion.reset()
+
+    def write_test_reports(self, directory: Path) -> list[Path]:
+        predictions = save_table(
+            pd.DataFrame(self.test_records), directory / "predictions" / "test_predictions.tsv"
+        )
+        matrix = save_confusion_matrix(
+            self.test_counts, self.hparams.labels, directory / "plots" / "confusion_matrix.png"
+        )
+        return [predictions, matrix]
+
+    # -- serving -------------------------------------------------------------------------------
+    def parse_input(self, row: int, record: dict[str, Any]) -> list[int]:
+        text = record.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"text {row}: expected a non-empty review, got {text!r}")
+        [ids] = encode_texts(self.tokenizer(), [text])
+        if len(ids) > MAX_PREDICT_TOKENS:
+            raise ValueError(
+                f"text {row}: expected at most {MAX_PREDICT_TOKENS} tokens, got {len(ids)}"
+            )
+        return ids
+
+    def predict_batch(self, encoded: list[list[int]]) -> list[dict[str, Any]]:
+        """Label and its probability for each encoded review."""
+        tokens, lengths = pad_batch(encoded, pad_id=self.tokenizer().token_to_id(PAD))
+        probabilities = self(tokens.to(self.device), lengths).softmax(-1).cpu()
+        confidence, predicted = probabilities.max(-1)
+        labels = self.hparams.labels
+        return [
+            {"label": labels[index], "probability": probability}
+            for index, probability in zip(predicted.tolist(), confidence.tolist(), strict=True)
+        ]
+
+    def serving_example(self) -> pd.DataFrame:
+        return pd.DataFrame({"text": ["The food was delicious.", "Cold soup and a rude waiter."]})

@@ -1,0 +1,345 @@
+"""Many-to-many with different lengths: an English sentence in, its German translation out.
+
+    encoder   source (B, S) -> embedding -> bidirectional VanillaRNN -> memory h_1..h_S (B, S, 2H)
+              each layer's last forward and backward states -> s_0 = tanh(W_b [h_fwd; h_bwd])
+    decoder   s_t = f(W_ih y_{t-1} + W_hh s_{t-1} + b)                    (a VanillaRNN step)
+              c_t, a_t = attention(s_t, memory)                            (see attention.py)
+              o_t = tanh(W_c [s_t; c_t])      (o_t = tanh(W_c s_t) with attention "none")
+              P(y_t | y_<t, x) = softmax(W_o o_t + b_o)
+
+The decoder attends after its step (Luong's order): c_t only shapes the output, not the next
+RNN input, so with full teacher forcing every target step's input is known in advance and the
+decoder RNN runs over the whole target in one call, with the hand-written BPTT. With
+``teacher_forcing_ratio < 1`` the next input is sometimes the model's own prediction, and the
+decoder runs one step (one VanillaRNN call, its state carried) at a time.
+
+``attention: none`` is the classic context-vector seq2seq: the encoder's final states are all the
+decoder knows of the source. ``tie_weights`` shares the target embedding with W_o (o_t then
+has ``embedding_dim`` features).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from sacrebleu.metrics import BLEU, CHRF
+from tokenizers import Tokenizer
+from torch import Tensor, nn
+from torchmetrics import MeanMetric
+
+from rnnpipe.data.tokenization import encode_texts, pad_batch
+from rnnpipe.decoding.search import State, beam_search, greedy_search
+from rnnpipe.layers.attention import build_attention
+from rnnpipe.tasks.translation.attention_map import save_attention_map
+from rnnpipe.training.module import TaskModule, length_mask, save_table
+
+HEATMAPS = 4  # attention heatmaps written after a test run
+
+
+def lowercases(tokenizer: Tokenizer) -> bool:
+    """Whether the tokenizer lowercases its input (then its output has no case to score)."""
+    return tokenizer.normalizer is not None and tokenizer.normalizer.normalize_str("A") == "a"
+
+
+class Translator(TaskModule):
+    input_description = "a 'text' column of English sentences"
+    output_columns = ("translation",)
+
+    def __init__(
+        self,
+        source_vocab_size: int,
+        target_vocab_size: int,
+        pad_id: int,
+        bos_id: int,
+        eos_id: int,
+        embedding_dim: int,
+        hidden_size: int,
+        num_layers: int,
+        nonlinearity: str,
+        bptt: str,
+        attention: str,
+        attention_size: int,
+        tie_weights: bool,
+        dropout: float,
+        teacher_forcing_ratio: float,
+        label_smoothing: float,
+        beam_size: int,
+        length_penalty: float,
+        max_decode_length: int,
+        optimizer: dict[str, Any],
+        scheduler: dict[str, Any] | None,
+        preprocessing: dict[str, Any] | None = None,
+        data_config: dict[str, Any] | None = None,
+    ):
+        if not 0.0 <= teacher_forcing_ratio <= 1.0:
+            raise ValueError(
+                f"teacher_forcing_ratio must be in [0, 1], got {teacher_forcing_ratio!r}"
+            )
+        if beam_size < 1 or max_decode_length < 1:
+            raise ValueError(
+                "beam_size and max_decode_length must be >= 1, "
+                f"got {beam_size} and {max_decode_length}"
+            )
+        super().__init__(optimizer, scheduler, preprocessing, data_config)
+        self.source_embedding = nn.Embedding(source_vocab_size, embedding_dim, padding_idx=pad_id)
+        self.encoder = self.recurrent_layer(embedding_dim, hidden_size, bidirectional=True)
+        self.bridge = nn.Linear(2 * hidden_size, hidden_size)  # W_b: encoder summary -> s_0
+        self.target_embedding = nn.Embedding(target_vocab_size, embedding_dim, padding_idx=pad_id)
+        self.decoder = self.recurrent_layer(embedding_dim, hidden_size)
+        self.attention = build_attention(attention, hidden_size, 2 * hidden_size, attention_size)
+        context_size = 0 if self.attention is None else 2 * hidden_size
+        output_size = embedding_dim if tie_weights else hidden_size
+        self.combine = nn.Linear(hidden_size + context_size, output_size)  # W_c
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(output_size, target_vocab_size)  # W_o, b_o
+        if tie_weights:
+            self.output.weight = self.target_embedding.weight
+
+        self.nll = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})  # -log P per token
+        self.translations: dict[str, list[dict[str, Any]]] = {"val": [], "test": []}
+        self.scorers = {"bleu": BLEU(), "chrf": CHRF()}
+
+    # -- the model -----------------------------------------------------------------------------
+    def encode(self, source: Tensor, source_lengths: Tensor) -> State:
+        """The decoder's starting state, batch first: ``hidden (B, L, H)`` and, with attention,
+        ``memory (B, S, 2H)``, its ``keys`` and ``source_mask (B, S)``."""
+        memory, h_n = self.encoder(
+            self.dropout(self.source_embedding(source)), lengths=source_lengths
+        )
+        layers, batch, hidden = self.hparams.num_layers, source.shape[0], self.hparams.hidden_size
+        # h_n (L*2, B, H) holds layer l's forward state at 2l and its backward state at 2l + 1.
+        summary = h_n.view(layers, 2, batch, hidden).permute(2, 0, 1, 3).reshape(batch, layers, -1)
+        state = {"hidden": torch.tanh(self.bridge(summary))}
+        if self.attention is not None:
+            state["memory"] = memory
+            state["keys"] = self.attention.keys(memory)
+            state["source_mask"] = length_mask(source_lengths, source.shape[1], source.device)
+        return state
+
+    def readout(self, decoder_states: Tensor, state: State) -> tuple[Tensor, Tensor | None]:
+        """``o_t (B, T, O)`` for decoder states ``(B, T, H)``, and the attention ``(B, T, S)``."""
+        if self.attention is None:
+            return torch.tanh(self.combine(decoder_states)), None
+        context, weights = self.attention(
+            decoder_states, state["keys"], state["memory"], state["source_mask"]
+        )
+        return torch.tanh(self.combine(torch.cat((decoder_states, context), dim=-1))), weights
+
+    def forward(
+        self, source: Tensor, source_lengths: Tensor, target_in: Tensor, target_lengths: Tensor
+    ) -> tuple[Tensor, Tensor | None]:
+        """Teacher forcing: ``o_t`` for every target step ``(B, T, O)`` and the attention."""
+        state = self.encode(source, source_lengths)
+        h0 = state["hidden"].transpose(0, 1).contiguous()
+        decoder_states, _ = self.decoder(
+            self.dropout(self.target_embedding(target_in)), h0, lengths=target_lengths
+        )
+        return self.readout(decoder_states, state)
+
+    def forward_sampled(
+        self, source: Tensor, source_lengths: Tensor, target_in: Tensor, ratio: float
+    ) -> Tensor:
+        """Scheduled teacher forcing: at each step, each sentence reads the true previous word
+        with probability ``ratio``, else the model's own best guess. ``o_t`` for every step."""
+        state = self.encode(source, source_lengths)
+        hidden = state["hidden"].transpose(0, 1).contiguous()
+        tokens = target_in[:, 0]
+        outputs = []
+        for t in range(target_in.shape[1]):
+            embedded = self.dropout(self.target_embedding(tokens))[:, None]
+            decoder_state, hidden = self.decoder(embedded, hidden)
+            attentional, _ = self.readout(decoder_state, state)
+            outputs.append(attentional)
+            if t + 1 < target_in.shape[1]:
+                with torch.no_grad():
+                    guess = self.output(attentional[:, 0]).argmax(dim=-1)
+                truth = target_in[:, t + 1]
+                tokens = torch.where(
+                    torch.rand(len(truth), device=truth.device) < ratio, truth, guess
+                )
+        return torch.cat(outputs, dim=1)
+
+    def token_loss(self, attentional: Tensor, target_out: Tensor, label_smoothing: float = 0.0):
+        """Mean cross-entropy over the real (non-padding) target tokens, and their count.
+
+        Only real tokens go through the output layer, the costliest matmul (V outputs each)."""
+        real = target_out != self.hparams.pad_id
+        logits = self.output(self.dropout(attentional[real]))
+        loss = F.cross_entropy(logits, target_out[real], label_smoothing=label_smoothing)
+        return loss, int(real.sum())
+
+    def decode_step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
+        """One decoder step for the searches: previous tokens ``(N,)`` -> log P ``(N, V)``."""
+        hidden = state["hidden"].transpose(0, 1).contiguous()
+        decoder_state, hidden = self.decoder(self.target_embedding(tokens)[:, None], hidden)
+        attentional, _ = self.readout(decoder_state, state)
+        log_probs = self.output(attentional[:, 0]).log_softmax(dim=-1)
+        return log_probs, {**state, "hidden": hidden.transpose(0, 1)}
+
+    @torch.no_grad()
+    def translate(
+        self, source: Tensor, source_lengths: Tensor, beam_size: int | None = None
+    ) -> list[list[int]]:
+        """Target ids for each source sentence: greedy for ``beam_size`` 1, else beam search."""
+        beam_size = self.hparams.beam_size if beam_size is None else beam_size
+        state = self.encode(source, source_lengths)
+        bos, eos, limit = self.hparams.bos_id, self.hparams.eos_id, self.hparams.max_decode_length
+        if beam_size == 1:
+            return greedy_search(self.decode_step, state, bos, eos, limit)
+        return beam_search(
+            self.decode_step, state, bos, eos, limit, beam_size, self.hparams.length_penalty
+        )
+
+    # -- training, validation, test ------------------------------------------------------------
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        ratio = self.hparams.teacher_forcing_ratio
+        if ratio < 1.0:
+            attentional = self.forward_sampled(
+                batch["source"], batch["source_lengths"], batch["target_in"], ratio
+            )
+        else:
+            attentional, _ = self(
+                batch["source"],
+                batch["source_lengths"],
+                batch["target_in"],
+                batch["target_lengths"],
+            )
+        loss, tokens = self.token_loss(
+            attentional, batch["target_out"], self.hparams.label_smoothing
+        )
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=tokens)
+        return loss
+
+    def evaluate_batch(self, batch: dict[str, Any], split: str) -> None:
+        """Teacher-forced -log P of the reference, and the translations to score."""
+        attentional, _ = self(
+            batch["source"], batch["source_lengths"], batch["target_in"], batch["target_lengths"]
+        )
+        loss, tokens = self.token_loss(attentional, batch["target_out"])
+        self.nll[split].update(loss.detach(), weight=tokens)
+        # Validation decodes greedily (cheap, every epoch). The test decodes with the configured
+        # beam, and greedily too, so that the two can be compared.
+        source, lengths = batch["source"], batch["source_lengths"]
+        decodings = {"translation": self.translate(source, lengths, beam_size=1)}
+        if split == "test" and self.hparams.beam_size > 1:
+            decodings["greedy"] = decodings["translation"]
+            decodings["translation"] = self.translate(source, lengths)
+        target = self.tokenizer("target")
+        texts = {name: target.decode_batch(ids) for name, ids in decodings.items()}
+        for row, line in enumerate(batch["lines"]):
+            self.translations[split].append(
+                {
+                    "line": line,
+                    "source": batch["source_texts"][row],
+                    "reference": batch["target_texts"][row],
+                    **{name: values[row] for name, values in texts.items()},
+                }
+            )
+
+    def log_scores(self, split: str) -> None:
+        """Corpus BLEU and chrF of the translations, -log P per token and perplexity."""
+        records = self.translations[split]
+        references = [[r["reference"] for r in records]]
+        lowercase = lowercases(self.tokenizer("target"))
+        self.scorers = {"bleu": BLEU(lowercase=lowercase), "chrf": CHRF(lowercase=lowercase)}
+        scores = {}
+        for decoding in ("translation", "greedy"):
+            if decoding in records[0]:
+                hypotheses = [r[decoding] for r in records]
+                suffix = "" if decoding == "translation" else "_greedy"
+                for name, scorer in self.scorers.items():
+                    scores[f"{split}/{name}{suffix}"] = scorer.corpus_score(
+                        hypotheses, references
+                    ).score
+        self.log_dict(scores)
+        self.log_token_nll(split, self.nll[split])
+
+    def on_validation_epoch_start(self) -> None:
+        self.translations["val"] = []
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self.evaluate_batch(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_scores("val")
+
+    def on_test_epoch_start(self) -> None:
+        self.translations["test"] = []
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self.evaluate_batch(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        self.log_scores("test")
+
+    # -- reports -------------------------------------------------------------------------------
+    def report_tags(self) -> dict[str, str]:
+        hp = self.hparams
+        return {
+            "sacrebleu.bleu_signature": str(self.scorers["bleu"].get_signature()),
+            "sacrebleu.chrf_signature": str(self.scorers["chrf"].get_signature()),
+            "rnnpipe.decoding": (
+                f"beam_size={hp.beam_size} length_penalty={hp.length_penalty} "
+                f"max_decode_length={hp.max_decode_length}"
+            ),
+        }
+
+    def write_test_reports(self, directory: Path) -> list[Path]:
+        """Translations beside their references, and attention heatmaps of the first few."""
+        records = self.translations["test"]
+        written = [
+            save_table(pd.DataFrame(records), directory / "predictions" / "test_translations.tsv")
+        ]
+        if self.attention is not None:
+            for index, record in enumerate(records[:HEATMAPS]):
+                path = directory / "plots" / f"attention_{index}_line{record['line']}.png"
+                source, output, weights = self.attention_map(
+                    record["source"], record["translation"]
+                )
+                title = f"{self.hparams.attention} attention"
+                written.append(save_attention_map(source, output, weights, title, path))
+        return written
+
+    @torch.no_grad()
+    def attention_map(
+        self, source_text: str, translation: str
+    ) -> tuple[list[str], list[str], Tensor]:
+        """Source tokens, output tokens (with ``</s>``) and the attention ``(T, S)`` that the
+        model paid while producing ``translation`` from ``source_text``."""
+        source_tok, target_tok = self.tokenizer("source"), self.tokenizer("target")
+        source_enc, target_enc = source_tok.encode(source_text), target_tok.encode(translation)
+        source = torch.tensor([source_enc.ids], device=self.device)
+        target_in = torch.tensor([[self.hparams.bos_id, *target_enc.ids]], device=self.device)
+        self.eval()
+        _, weights = self(
+            source,
+            torch.tensor([source.shape[1]]),
+            target_in,
+            torch.tensor([target_in.shape[1]]),
+        )
+        return source_enc.tokens, [*target_enc.tokens, "</s>"], weights[0].cpu()
+
+    # -- serving -------------------------------------------------------------------------------
+    def parse_input(self, row: int, record: dict[str, Any]) -> list[int]:
+        text = record.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"text {row}: expected a non-empty English sentence, got {text!r}")
+        [ids] = encode_texts(self.tokenizer("source"), [text])
+        return ids
+
+    def predict_batch(self, encoded: list[list[int]]) -> list[dict[str, Any]]:
+        """The German translation of each encoded English text (beam search)."""
+        source, lengths = pad_batch(encoded, pad_id=self.hparams.pad_id)
+        translations = self.tokenizer("target").decode_batch(
+            self.translate(source.to(self.device), lengths)
+        )
+        return [{"translation": translation} for translation in translations]
+
+    def serving_example(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"text": ["A man in a red shirt is riding a bike.", "Two dogs run through the snow."]}
+        )

@@ -1,0 +1,134 @@
+"""The MLflow logger a run writes through, and what keeps a run honest when MLflow fails.
+
+The embedded default is a SQLite store in the project root; a tracking server is an option
+(``logger.tracking_uri=http://host:port``), checked within seconds, never waited on for minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from hydra.utils import get_class, instantiate
+from lightning.pytorch.loggers import Logger, MLFlowLogger
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from mlflow.exceptions import MlflowException
+from omegaconf import DictConfig
+
+from rnnpipe.errors import RnnpipeError
+
+log = logging.getLogger(__name__)
+
+
+class ResilientMLFlowLogger(MLFlowLogger):
+    """Lightning's MLFlowLogger, made to survive the tracking server going away mid-run.
+
+    The first call that fails switches the logger off-line: training carries on and keeps its
+    checkpoints, and everything not recorded from then on is listed in ``unrecorded`` and
+    warned about once. Against a server, MLflow's client is told to give up after seconds, not
+    minutes (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``/``_TIMEOUT``, unless already set).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.unrecorded: list[str] = []
+        if str(self._tracking_uri).startswith(("http://", "https://")):
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+
+    @property
+    def offline(self) -> bool:
+        return bool(self.unrecorded)
+
+    def record(self, what: str, call: Callable[[], Any]) -> Any:
+        """Run ``call`` against MLflow unless off-line; on failure go off-line and note ``what``."""
+        if self.offline:
+            self.unrecorded.append(what)
+            return None
+        try:
+            return call()
+        except MlflowException as error:
+            self.unrecorded.append(what)
+            reason = str(error).splitlines()[0][:200]
+            log.warning(
+                "MLflow at %s failed (%s): %s not recorded; training goes on, checkpoints are kept"
+                " locally and nothing more is sent to MLflow in this run",
+                self._tracking_uri,
+                reason,
+                what,
+            )
+            return None
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any) -> None:
+        self.record("hyperparameters", lambda: MLFlowLogger.log_hyperparams(self, params))
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        what = f"metrics {', '.join(sorted(metrics))} at step {step}"
+        self.record(what, lambda: MLFlowLogger.log_metrics(self, metrics, step))
+
+    @rank_zero_only
+    def finalize(self, status: str = "success") -> None:
+        self.record(
+            f"the run's final status ({status})", lambda: MLFlowLogger.finalize(self, status)
+        )
+
+
+def check_reachable(tracking_uri: str, timeout: float = 5.0) -> None:
+    """Fail within seconds, naming the URI, when a tracking server does not answer.
+
+    (MLflow's own client retries for minutes before it gives up.) Local stores need no check.
+    """
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=timeout):
+            pass
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise RnnpipeError(
+            f"MLflow tracking server {tracking_uri} is unreachable ({reason}); start it with "
+            "`make server` or choose another logger.tracking_uri"
+        ) from None
+
+
+def make_logger(logger_cfg: DictConfig | None, **mlflow_arguments: Any) -> Logger | None:
+    """The configured logger. ``mlflow_arguments`` that are not None (a ``run_id`` to continue,
+    an ``experiment_name``) apply only when it is an MLflow logger."""
+    if not logger_cfg:
+        return None
+    arguments = {key: value for key, value in mlflow_arguments.items() if value is not None}
+    if arguments and issubclass(get_class(logger_cfg._target_), MLFlowLogger):
+        return instantiate(logger_cfg, **arguments)
+    return instantiate(logger_cfg)
+
+
+@contextmanager
+def failure_marks_run(logger: MLFlowLogger | None) -> Iterator[None]:
+    """Whatever fails inside leaves the run marked FAILED, never FINISHED."""
+    try:
+        yield
+    except BaseException:
+        if isinstance(logger, MLFlowLogger) and logger._initialized:
+            try:
+                logger.experiment.set_terminated(logger.run_id, "FAILED")
+            except MlflowException as error:
+                print(
+                    f"warning: could not mark MLflow run {logger.run_id} FAILED: {error}",
+                    file=sys.stderr,
+                )
+        raise
+
+
+def record(logger: MLFlowLogger, what: str, call: Callable[[], Any]) -> Any:
+    """``call`` against MLflow; with the resilient logger, a failure is noted, not raised."""
+    if isinstance(logger, ResilientMLFlowLogger):
+        return logger.record(what, call)
+    return call()

@@ -1,0 +1,1 @@
+"""What training any task needs: the base TaskModule, truncated BPTT, callbacks, plots."""

@@ -1,0 +1,198 @@
+"""What every rnnpipe task module shares.
+
+A task module owns its loss, metrics and decoding. This base owns what every one repeats:
+
+* its recurrent layers, built from the same config keys in every task (``hidden_size``,
+  ``num_layers``, ``nonlinearity``, ``dropout`` between layers, ``bptt``), and listed for
+  callbacks by :meth:`recurrent_layers`, whatever the task calls them;
+* the fitted preprocessing (tokenizers, label names) and the data config, stored in every
+  checkpoint under ``"rnnpipe"`` beside the weights, so a checkpoint alone can serve raw input
+  and be scored again;
+* the optimizer (and optional scheduler) from config as ``_target_`` mappings, kept as plain
+  data in the hyperparameters so checkpoints load with ``torch.load(weights_only=True)``;
+* batched prediction with input checks: a DataFrame of raw inputs in, one row of decoded
+  predictions per input out (:meth:`predict_frame`, the MLflow pyfunc contract);
+* the report writer's pieces, and gathering records from every DDP rank.
+
+The constructor arguments are the hyperparameters; a subclass passes its own on to the base,
+which saves them all (:meth:`save_hyperparameters` sees the whole ``__init__`` chain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import lightning as L
+import pandas as pd
+import torch
+from hydra.utils import instantiate
+from tokenizers import Tokenizer
+from torchmetrics import MeanMetric
+
+from rnnpipe.data.preprocessing import Preprocessing
+from rnnpipe.rnn import VanillaRNN
+
+CHECKPOINT_KEY = "rnnpipe"
+
+
+class TaskModule(L.LightningModule):
+    input_columns: ClassVar[tuple[str, ...]] = ("text",)  # the serving DataFrame's inputs
+    output_columns: ClassVar[tuple[str, ...]]  # one row of these per input
+    input_description: ClassVar[str] = "a 'text' column of raw texts"  # said when it is missing
+    predict_batch_size: ClassVar[int] = 64
+    unsaved_arguments: ClassVar[tuple[str, ...]] = ()  # data, not hyperparameters (vectors)
+
+    def __init__(
+        self,
+        optimizer: Mapping[str, Any],
+        scheduler: Mapping[str, Any] | None,
+        preprocessing: Mapping[str, Any] | None = None,
+        data_config: Mapping[str, Any] | None = None,
+    ):
+        super().__init__()
+        ignored = ["preprocessing", "data_config", *self.unsaved_arguments]
+        self.save_hyperparameters(ignore=ignored, logger=False)
+        self.optimizer_config = dict(optimizer)
+        self.scheduler_config = dict(scheduler) if scheduler else None
+        self.preprocessing = Preprocessing(preprocessing)
+        self.data_config = dict(data_config or {})
+
+    # -- the recurrent layers ------------------------------------------------------------------
+    def recurrent_layer(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bidirectional: bool = False,
+        num_layers: int | None = None,
+    ) -> VanillaRNN:
+        """A :class:`VanillaRNN` from the task's config: its ``nonlinearity`` and ``bptt``, its
+        ``num_layers`` (unless given), and its ``dropout`` between layers when there are two or
+        more."""
+        hp = self.hparams
+        layers = hp.num_layers if num_layers is None else num_layers
+        return VanillaRNN(
+            input_size,
+            hidden_size,
+            num_layers=layers,
+            nonlinearity=hp.nonlinearity,
+            dropout=hp.dropout if layers > 1 else 0.0,
+            bidirectional=bidirectional,
+            bptt=hp.bptt,
+        )
+
+    def recurrent_layers(self) -> dict[str, VanillaRNN]:
+        """Every recurrent layer by its attribute path, the one the task reads its input
+        sequence with first."""
+        return {name: m for name, m in self.named_modules() if isinstance(m, VanillaRNN)}
+
+    # -- what a checkpoint carries besides the weights ----------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = {
+            "module": f"{type(self).__module__}.{type(self).__qualname__}",
+            # the tracking run to continue when training resumes from this checkpoint
+            "tracking_run_id": getattr(self.logger, "run_id", None),
+            "preprocessing": self.preprocessing.state,
+            "data_config": self.data_config,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved = checkpoint[CHECKPOINT_KEY]
+        self.preprocessing = Preprocessing(saved["preprocessing"])
+        self.data_config = saved["data_config"]
+
+    def tokenizer(self, name: str = "tokenizer") -> Tokenizer:
+        """A fitted tokenizer from the preprocessing state."""
+        return self.preprocessing.tokenizer(name)
+
+    # -- optimisation --------------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        optimizer = instantiate(self.optimizer_config, params=self.parameters())
+        if self.scheduler_config is None:
+            return optimizer
+        scheduler = instantiate(self.scheduler_config, optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss"},
+        }
+
+    def log_token_nll(self, stage: str, nll: MeanMetric) -> torch.Tensor:
+        """Log the mean negative log-likelihood per token as ``<stage>/loss`` (nats) and its
+        ``<stage>/perplexity``; the metric is reset, its value returned."""
+        value = nll.compute()
+        nll.reset()
+        self.log(f"{stage}/loss", value)
+        self.log(f"{stage}/perplexity", value.exp())
+        return value
+
+    # -- serving -------------------------------------------------------------------------------
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Raw inputs in the ``input_columns`` of ``frame`` (a row fills at least one), one row
+        of ``output_columns`` out per input. Every input is checked before any is predicted."""
+        if not set(self.input_columns) & set(frame.columns):
+            raise ValueError(
+                f"expected {self.input_description}, got columns {list(frame.columns)}"
+            )
+        inputs = [
+            self.parse_input(row, record) for row, record in enumerate(frame.to_dict("records"))
+        ]
+        self.eval()
+        with torch.no_grad():
+            rows = self.predict_inputs(inputs)
+        # a column no row fills is one this model does not output (a generator's length
+        # without length buckets)
+        columns = [c for c in self.output_columns if not rows or any(c in row for row in rows)]
+        return pd.DataFrame(rows, columns=columns)
+
+    def predict_texts(self, texts: Sequence[Any]) -> pd.DataFrame:
+        """:meth:`predict_frame` for a list of inputs of the first input column
+        (``rnnpipe-predict``)."""
+        return self.predict_frame(pd.DataFrame({self.input_columns[0]: list(texts)}))
+
+    def predict_inputs(self, inputs: list[Any]) -> list[dict[str, Any]]:
+        """Output rows for parsed inputs, ``predict_batch_size`` at a time."""
+        rows = []
+        for start in range(0, len(inputs), self.predict_batch_size):
+            rows += self.predict_batch(inputs[start : start + self.predict_batch_size])
+        return rows
+
+    def parse_input(self, row: int, record: dict[str, Any]) -> Any:
+        """One input row, checked and encoded; a ``ValueError`` names the row."""
+        raise NotImplementedError
+
+    def predict_batch(self, inputs: list[Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def serving_example(self) -> pd.DataFrame:
+        """A small input frame: the MLflow signature and input example are made from it."""
+        raise NotImplementedError
+
+    # -- reports -------------------------------------------------------------------------------
+    def gather(self, records: list[Any]) -> list[Any]:
+        """Everyone's records, on every process: under DDP each rank only saw its shard."""
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return records
+        shards: list[list[Any]] = [[] for _ in range(torch.distributed.get_world_size())]
+        torch.distributed.all_gather_object(shards, records)
+        return [record for shard in shards for record in shard]
+
+    def report_tags(self) -> dict[str, str]:
+        """Tags that describe how the last test run was scored (e.g. a sacreBLEU signature)."""
+        return {}
+
+    def write_test_reports(self, directory: Path) -> list[Path]:
+        """Write what the last test run found (plots, prediction files) under ``directory``."""
+        return []
+
+
+def save_table(frame: pd.DataFrame, path: Path) -> Path:
+    """A report table as TSV, its folder made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, sep="\t", index=False)
+    return path
+
+
+def length_mask(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tensor:
+    """``(B, T)`` bool, true on each sequence's own steps."""
+    return torch.arange(steps, device=device)[None, :] < lengths.to(device)[:, None]

@@ -1,0 +1,138 @@
+"""The Translator: its decoding paths agree, padding changes nothing, forced outputs are exact."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+from conftest import build_model
+from hydra.errors import InstantiationException
+
+from rnnpipe.data.tokenization import EOS
+from rnnpipe.tasks.translation.corpus import fit_tokenizer
+from rnnpipe.tasks.translation.model import Translator
+
+ENGLISH = ["a man runs .", "two dogs play in the snow .", "a girl sits ."]
+GERMAN = ["ja nein"]
+
+
+def make_translator(**hparams) -> Translator:
+    source, target = fit_tokenizer(ENGLISH), fit_tokenizer(GERMAN)
+    settings = {
+        "source_vocab_size": source.get_vocab_size(),
+        "target_vocab_size": target.get_vocab_size(),
+        "pad_id": 0,
+        "bos_id": 2,
+        "eos_id": 3,
+        "embedding_dim": 8,
+        "hidden_size": 12,
+        "attention_size": 10,
+        "dropout": 0.0,
+        "preprocessing": {"tokenizers": {"source": source.to_str(), "target": target.to_str()}},
+    }
+    torch.manual_seed(0)
+    return build_model("translation", **(settings | hparams)).eval()
+
+
+def batch_of(model: Translator, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    encodings = [model.tokenizer("source").encode(text).ids for text in texts]
+    lengths = torch.tensor([len(ids) for ids in encodings])
+    source = torch.zeros(len(texts), int(lengths.max()), dtype=torch.long)
+    for row, ids in enumerate(encodings):
+        source[row, : len(ids)] = torch.tensor(ids)
+    return source, lengths
+
+
+@pytest.mark.parametrize("attention", ["additive", "multiplicative", "none"])
+def test_teacher_forcing_in_one_call_equals_stepping(attention):
+    model = make_translator(attention=attention, num_layers=2)
+    source, source_lengths = batch_of(model, ENGLISH[:2])
+    target_in = torch.tensor([[2, 4, 5, 4], [2, 5, 0, 0]])
+    target_lengths = torch.tensor([4, 2])
+    attentional, weights = model(source, source_lengths, target_in, target_lengths)
+    stepped = model.forward_sampled(source, source_lengths, target_in, ratio=1.0)
+    real = target_in != 0
+    torch.testing.assert_close(attentional[real], stepped[real])
+    if attention == "none":
+        assert weights is None
+    else:
+        assert weights.shape == (2, 4, source.shape[1])
+        assert (weights[1, :, source_lengths[1] :] == 0).all()  # padded source words get none
+
+
+def test_without_teacher_forcing_the_decoder_reads_its_own_greedy_output():
+    model = make_translator(attention="additive", max_decode_length=6)
+    source, source_lengths = batch_of(model, ENGLISH)
+    greedy = model.translate(source, source_lengths, beam_size=1)
+    target_in = torch.full((3, 6), model.hparams.bos_id)
+    attentional = model.forward_sampled(source, source_lengths, target_in, ratio=0.0)
+    own_guesses = model.output(attentional).argmax(-1).tolist()
+    eos = model.hparams.eos_id
+    assert [g[: g.index(eos)] if eos in g else g for g in own_guesses] == greedy
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_a_sentence_translates_the_same_alone_or_padded_in_a_batch(beam_size):
+    model = make_translator(attention="multiplicative", num_layers=2, max_decode_length=7)
+    source, lengths = batch_of(model, ENGLISH)
+    together = model.translate(source, lengths, beam_size=beam_size)
+    alone = [model.translate(*batch_of(model, [text]), beam_size=beam_size)[0] for text in ENGLISH]
+    assert together == alone
+
+
+def force_output_distribution(model: Translator, probabilities: dict[str, float]) -> None:
+    """Make every step's P(y_t) the given distribution (the rest shared by the other tokens)."""
+    target = model.tokenizer("target")
+    vocab = target.get_vocab_size()
+    rest = (1.0 - sum(probabilities.values())) / (vocab - len(probabilities))
+    log_p = torch.full((vocab,), math.log(rest))
+    for token, probability in probabilities.items():
+        log_p[target.token_to_id(token)] = math.log(probability)
+    with torch.no_grad():
+        model.output.weight.zero_()
+        model.output.bias.copy_(log_p)
+
+
+def test_decoding_a_forced_distribution_gives_the_exact_expected_output():
+    # P("ja") = 0.5, P(</s>) = 0.4 at every step, whatever the source
+    model = make_translator(max_decode_length=4, beam_size=2, length_penalty=1.0)
+    force_output_distribution(model, {"▁ja": 0.5, EOS: 0.4})
+    texts = ["a man runs .", "two dogs play in the snow ."]
+    # greedy: "ja" at every step, never </s>, until max_decode_length
+    source, lengths = batch_of(model, texts)
+    greedy = model.tokenizer("target").decode_batch(model.translate(source, lengths, 1))
+    assert greedy == ["ja ja ja ja"] * 2
+    # beam 2: "</s>" (mean log P log 0.4 = -0.92) and "ja </s>" (-0.81) finish first; the
+    # second ranks best
+    assert model.predict_texts(texts)["translation"].tolist() == ["ja", "ja"]
+    # without length normalisation the empty translation (P 0.4 > 0.5 * 0.4) wins
+    model.hparams.length_penalty = 0.0
+    assert model.predict_texts(texts)["translation"].tolist() == ["", ""]
+
+
+def test_tied_weights_share_the_target_embedding():
+    model = make_translator(tie_weights=True, embedding_dim=8, hidden_size=12)
+    assert model.output.weight is model.target_embedding.weight
+    assert model.combine.out_features == 8
+    untied = make_translator(tie_weights=False)
+    assert untied.output.weight is not untied.target_embedding.weight
+    assert untied.combine.out_features == 12
+
+
+def test_the_classic_seq2seq_has_no_attention_parameters():
+    model = make_translator(attention="none")
+    assert model.attention is None
+    assert model.combine.in_features == 12  # s_t alone
+    assert make_translator(attention="additive").combine.in_features == 12 + 2 * 12
+
+
+def test_bad_inputs_and_settings_are_named():
+    model = make_translator()
+    with pytest.raises(ValueError, match=r"text 1: expected a non-empty English sentence"):
+        model.predict_texts(["a man runs .", "  "])
+    with pytest.raises(ValueError, match=r"expected a 'text' column"):
+        model.predict_frame(pd.DataFrame({"sentence": ["a man"]}))
+    with pytest.raises(InstantiationException, match=r"teacher_forcing_ratio must be in \[0, 1\]"):
+        make_translator(teacher_forcing_ratio=1.5)
