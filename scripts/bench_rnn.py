@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnpipe.rnn import VanillaRNN
-from rnnpipe.tracking import cpu_model
+from rnnpipe.tracking.provenance import cpu_model
 
 BASELINE = "nn.RNN"
 ENGINES = ("manual", "autograd")
