@@ -5,7 +5,7 @@ rnnpipe-tune experiment=ner hparams_search=ner_optuna hparams_search.n_trials=50
 
 Each trial composes the real ``train`` config from the command line's overrides plus the values
 the sampler chose (``model.hidden_size=128 model.optimizer.lr=0.0021 ...``) and trains it with
-:func:`rnnpipe.train.train`, so a trial is exactly the ``rnnpipe-train`` run those overrides give.
+:func:`rnnpipe.cli.train.train`, so a trial is exactly the ``rnnpipe-train`` run its overrides give.
 The study (``conf/hparams_search/<task>_optuna.yaml``) lives in SQLite: the same command again
 continues it until it holds ``n_trials`` finished trials. :class:`TrialReporter` reports the
 validation curve to the trial, and the study's pruner stops a trial whose curve is bad.

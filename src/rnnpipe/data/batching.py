@@ -2,8 +2,9 @@
 
 Exact resume needs two things from the data: each epoch's order must be a pure function of
 ``(seed, epoch)``, and the order must be able to start after the batches an interrupted epoch
-already trained on. Both samplers here do that (``resume``); :class:`rnnpipe.callbacks.ExactResume`
-calls it on a DataModule's ``train_sampler`` when training resumes.
+already trained on. Both samplers here do that (``resume``);
+:class:`rnnpipe.training.callbacks.ExactResume` calls it on a DataModule's ``train_sampler`` when
+training resumes.
 """
 
 from __future__ import annotations
