@@ -21,7 +21,7 @@ from rnnpipe.config import CONFIG_DIR
 from rnnpipe.errors import RnnpipeError, reported_in_one_line
 from rnnpipe.tasks.registry import task_spec
 from rnnpipe.tasks.spec import TaskSpec
-from rnnpipe.tracking import artifacts, provenance
+from rnnpipe.tracking import artifacts, provenance, resume
 from rnnpipe.tracking.classifier_agreement import score_generated_reviews
 from rnnpipe.tracking.logger import failure_marks_run, make_logger, record
 
@@ -32,14 +32,19 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     ``extra_callbacks`` join the configured ones (a tuner adds its pruning callback this way).
     """
     spec = task_spec(cfg.task_name)
-    if cfg.get("seed") is not None:
-        L.seed_everything(cfg.seed, workers=True)
-    checkpoint = resolve_checkpoint(cfg)
-    if checkpoint and Path(checkpoint).parent.name == "checkpoints":
+    saved = resolve_checkpoint(cfg)
+    checkpoint = str(saved.checkpoint) if saved else None
+    previous_status = None
+    if saved:
+        cfg = resume.restore_config(cfg, saved)
+        previous_status = resume.check_may_continue(saved, tracking_uri(cfg), cfg.resume.extend)
+    if saved and saved.checkpoint.parent.name == "checkpoints":
         # a resumed run carries on in its own directory, so the checkpoint callbacks find their
         # saved state (the best score so far) where they left it
         with open_dict(cfg):
-            cfg.paths.run_dir = str(Path(checkpoint).parent.parent)
+            cfg.paths.run_dir = str(saved.checkpoint.parent.parent)
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
 
     datamodule = instantiate(cfg.data)
     check_class("data", datamodule, spec.datamodule_class, spec)
@@ -51,7 +56,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
         data_config=OmegaConf.to_container(cfg.data, resolve=True),
     )
     check_class("model", model, spec.module_class, spec)
-    resumed_run_id = provenance.run_id_in_checkpoint(checkpoint) if checkpoint else None
+    model.run_config = OmegaConf.to_container(cfg, resolve=True)
+    resumed_run_id = saved.run_id if saved else None
     logger = make_logger(cfg.get("logger"), run_id=resumed_run_id)
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c]
     callbacks += list(extra_callbacks)
@@ -62,7 +68,10 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
         provenance.continue_run(logger, checkpoint)
     elif tracked:
         provenance.start_run(logger, cfg, trainer, datamodule.input_files())
-    with failure_marks_run(logger):
+    # a failed extension of a FINISHED run leaves it FINISHED: what it recorded stays true
+    with failure_marks_run(
+        logger, status="FINISHED" if previous_status == "FINISHED" else "FAILED"
+    ):
         started = time.perf_counter()
         trainer.fit(model, datamodule=datamodule, ckpt_path=checkpoint)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
@@ -132,21 +141,25 @@ def score_with_classifier(
     return scores
 
 
-def resolve_checkpoint(cfg: DictConfig) -> str | None:
-    """``ckpt_path``: a file, or ``last`` for the newest ``last.ckpt`` of this task's runs."""
+def tracking_uri(cfg: DictConfig) -> str | None:
+    """Where this run's MLflow store is (None without an MLflow logger)."""
+    return cfg.logger.get("tracking_uri") if cfg.get("logger") else None
+
+
+def resolve_checkpoint(cfg: DictConfig) -> resume.SavedRun | None:
+    """``ckpt_path``: a file, or ``last`` for the newest unfinished run of this task on this
+    data (:mod:`rnnpipe.tracking.resume`)."""
     requested = cfg.get("ckpt_path")
     if requested is None:
         return None
     if requested == "last":
         runs = Path(cfg.paths.output_dir) / cfg.task_name
-        candidates = sorted(runs.glob("**/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
-        if not candidates:
-            raise RnnpipeError(f"ckpt_path=last: expected a last.ckpt under {runs}, found none")
-        print(f"resuming from {candidates[-1]}")
-        return str(candidates[-1])
+        saved = resume.newest_unfinished(cfg, runs, tracking_uri(cfg), cfg.resume.extend)
+        print(f"resuming from {saved.checkpoint}")
+        return saved
     if not Path(requested).is_file():
         raise RnnpipeError(f"ckpt_path={requested}: expected a checkpoint file, got no such file")
-    return str(requested)
+    return resume.read_saved_run(requested)
 
 
 def print_summary(

@@ -111,17 +111,18 @@ def make_logger(logger_cfg: DictConfig | None, **mlflow_arguments: Any) -> Logge
 
 
 @contextmanager
-def failure_marks_run(logger: MLFlowLogger | None) -> Iterator[None]:
-    """Whatever fails inside leaves the run marked FAILED, never FINISHED."""
+def failure_marks_run(logger: MLFlowLogger | None, status: str = "FAILED") -> Iterator[None]:
+    """Whatever fails inside leaves the run marked ``status`` (FAILED; FINISHED for a run that
+    had finished before a resume extended it), never a new FINISHED."""
     try:
         yield
     except BaseException:
         if isinstance(logger, MLFlowLogger) and logger._initialized:
             try:
-                logger.experiment.set_terminated(logger.run_id, "FAILED")
+                logger.experiment.set_terminated(logger.run_id, status)
             except MlflowException as error:
                 print(
-                    f"warning: could not mark MLflow run {logger.run_id} FAILED: {error}",
+                    f"warning: could not mark MLflow run {logger.run_id} {status}: {error}",
                     file=sys.stderr,
                 )
         raise

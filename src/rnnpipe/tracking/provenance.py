@@ -31,7 +31,6 @@ from omegaconf import DictConfig, OmegaConf
 from rnnpipe.config import PROJECT_ROOT
 from rnnpipe.data.text_file import count_lines, sha256_of
 from rnnpipe.tracking.logger import check_reachable
-from rnnpipe.training.module import CHECKPOINT_KEY
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on one param value
 
@@ -158,12 +157,6 @@ def hardware_description(trainer: Any) -> str:
     else:
         where = f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
     return where if trainer.world_size == 1 else f"{where} x {trainer.world_size} processes"
-
-
-def run_id_in_checkpoint(checkpoint: str | Path) -> str | None:
-    """The MLflow run a checkpoint was written by (None for untracked runs)."""
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    return saved.get(CHECKPOINT_KEY, {}).get("tracking_run_id")
 
 
 def continue_run(logger: MLFlowLogger, checkpoint: str | Path) -> str:

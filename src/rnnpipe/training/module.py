@@ -58,6 +58,9 @@ class TaskModule(L.LightningModule):
         self.scheduler_config = dict(scheduler) if scheduler else None
         self.preprocessing = Preprocessing(preprocessing)
         self.data_config = dict(data_config or {})
+        # the resolved config of the run that trains this module (set by rnnpipe-train): saved
+        # in every checkpoint, so that a resume restores it
+        self.run_config: dict[str, Any] = {}
 
     # -- the recurrent layers ------------------------------------------------------------------
     def recurrent_layer(
@@ -95,6 +98,7 @@ class TaskModule(L.LightningModule):
             "tracking_run_id": getattr(self.logger, "run_id", None),
             "preprocessing": self.preprocessing.state,
             "data_config": self.data_config,
+            "config": self.run_config or None,
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
