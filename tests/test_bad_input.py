@@ -123,8 +123,8 @@ def test_resuming_when_there_is_nothing_to_resume(cli, tmp_path):
     status, _, errors = cli(train.main, "ckpt_path=last")
     assert status == 1
     assert errors == [
-        f"error: ckpt_path=last: expected a last.ckpt under {tmp_path / 'outputs' / 'sentiment'}, "
-        "found none"
+        "error: ckpt_path=last: expected a last.ckpt of an unfinished sentiment run on this data "
+        f"under {tmp_path / 'outputs' / 'sentiment'}, found none"
     ]
 
 
@@ -169,7 +169,7 @@ def test_a_file_that_is_not_a_checkpoint(cli, tmp_path):
     [
         ("texts=['Great food','  ']", "error: input text 1: expected a non-empty review, got '  '"),
         ("texts=['" + "tasty " * 6000 + "']",
-         "error: input text 0: expected at most 5000 tokens, got 6000"),
+         "error: input text 0: expected at most 5000 tokens (data.max_tokens), got 6000"),
         ("texts=[]", "error: nothing to predict: expected texts=[...] or input_path=<file>"),
     ],
     ids=["empty text", "huge text", "no text"],

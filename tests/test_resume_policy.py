@@ -51,8 +51,13 @@ def test_a_finished_run_is_not_resumed_unless_asked_and_stays_finished(
 
     with pytest.raises(RnnpipeError) as caught:
         train(compose_config(*TINY, "ckpt_path=last", f"data.path={small_reviews}"))
-    assert str(caught.value).startswith("ckpt_path=last: expected an unfinished sentiment run")
-    assert "1 of finished runs, resume.extend=true continues those" in str(caught.value)
+    assert str(caught.value).startswith(
+        "ckpt_path=last: expected a last.ckpt of an unfinished sentiment run on this data"
+    )
+    assert str(caught.value).endswith(
+        "found none (1 of finished runs: resume.extend=true continues those; "
+        "0 of runs on other data)"
+    )
     with pytest.raises(RnnpipeError, match=r"which FINISHED; resume.extend=true trains it further"):
         train(compose_config(*TINY, f"ckpt_path={checkpoint}", "trainer.max_epochs=3"))
 

@@ -9,17 +9,22 @@ same reader and tokenization apply to the new file; nothing is refitted.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
+from typing import Any
 
 import hydra
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import MLFlowLogger
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from rnnpipe.cli.train import score_with_classifier
 from rnnpipe.config import CONFIG_DIR
 from rnnpipe.errors import RnnpipeError, reported_in_one_line
 from rnnpipe.tasks.registry import spec_of
+from rnnpipe.tasks.spec import TaskSpec
 from rnnpipe.tracking import artifacts, provenance
 from rnnpipe.tracking.loading import load_task_module
 from rnnpipe.tracking.logger import failure_marks_run, make_logger
@@ -31,9 +36,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     data_path = Path(cfg.data_path)
     if not data_path.is_file():
         raise RnnpipeError(f"{data_path}: expected a {spec.name} data file, got no such file")
-    # the task's own DataModule, whichever class path the (older) saved config names
-    arguments = {k: v for k, v in module.data_config.items() if not k.startswith("_")}
-    datamodule = spec.datamodule_class(**(arguments | {"test_path": str(data_path)}))
+    arguments = saved_data_arguments(spec, module.data_config) | {"test_path": str(data_path)}
+    datamodule = spec.datamodule_class(**arguments)
     datamodule.load_state_dict(module.preprocessing.state)
     datamodule.setup("test")
 
@@ -51,6 +55,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
                 "rnnpipe.evaluated_data": str(data_path.resolve()),
             },
         )
+    if tracked:
+        logger.log_metrics(datamodule.truncation_metrics())
     with failure_marks_run(logger):
         [metrics] = trainer.test(module, datamodule=datamodule)
         if cfg.get("scorer_uri"):
@@ -68,6 +74,24 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if tracked:
         print(f"MLflow run {logger.run_id} in experiment '{spec.name}'")
     return metrics
+
+
+def saved_data_arguments(spec: TaskSpec, data_config: dict[str, Any]) -> dict[str, Any]:
+    """The DataModule arguments a model was trained with, for the task's own DataModule
+    (whichever class path an older saved config names). An argument the saved config lacks
+    (it came after the model was trained) takes today's value from ``experiment=<task>``."""
+    arguments = {k: v for k, v in data_config.items() if not k.startswith("_")}
+    wanted = inspect.signature(spec.datamodule_class).parameters
+    if set(wanted) <= set(arguments):
+        return arguments
+    overrides = [f"experiment={spec.name}"]
+    if GlobalHydra.instance().is_initialized():
+        today = compose("train", overrides=overrides)
+    else:
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+            today = compose("train", overrides=overrides)
+    defaults = OmegaConf.to_container(today.data, resolve=True)
+    return {k: defaults[k] for k in wanted if k not in arguments and k in defaults} | arguments
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="evaluate")

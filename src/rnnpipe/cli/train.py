@@ -68,6 +68,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
         provenance.continue_run(logger, checkpoint)
     elif tracked:
         provenance.start_run(logger, cfg, trainer, datamodule.input_files())
+    if tracked:
+        logger.log_metrics(datamodule.truncation_metrics())
     # a failed extension of a FINISHED run leaves it FINISHED: what it recorded stays true
     with failure_marks_run(
         logger, status="FINISHED" if previous_status == "FINISHED" else "FAILED"

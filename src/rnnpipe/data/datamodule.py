@@ -12,7 +12,11 @@ A task's DataModule turns its files into batches. The subclass writes what is th
 
 The base owns the rest. Constructor arguments (all from YAML) are its hyperparameters
 (``self.hparams``), with at least ``batch_size``, ``num_workers``, ``seed`` and ``test_path``.
-``state_dict()`` is the fitted preprocessing, so it travels in every checkpoint. Once fitted (or
+``state_dict()`` is the fitted preprocessing, so it travels in every checkpoint.
+Memory stays bounded on any input: a subclass passes each example's length through
+:meth:`token_limit`, which cuts it to ``max_tokens`` (counted in ``truncated``, logged, and
+recorded as the metric ``data/truncated``) or, with ``length_policy: strict``, refuses it with
+its file and line. Once fitted (or
 restored with ``load_state_dict``), ``setup("test")`` with a ``test_path`` reads only that file:
 how a trained model is scored on a new file. ``input_files()`` names the files read, for
 provenance. ``train_sampler`` is the replayable training order that an exact resume moves on.
@@ -20,6 +24,8 @@ provenance. ``train_sampler`` is the replayable training order that an exact res
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +34,12 @@ from torch.utils.data import DataLoader, Sampler
 
 from rnnpipe.data.batching import LengthBuckets, ResumableShuffle, make_loader
 from rnnpipe.data.preprocessing import Preprocessing
+from rnnpipe.errors import DataFormatError
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+LENGTH_POLICIES = ("truncate", "strict")
 
 
 class TaskDataModule(L.LightningDataModule):
@@ -42,6 +52,10 @@ class TaskDataModule(L.LightningDataModule):
         self.splits: dict[str, list[Any]] = {}
         self.train_sampler: ResumableShuffle | LengthBuckets | None = None
         self.evaluating = False  # set up on a test file alone, with restored preprocessing
+        self.truncated: Counter[str] = Counter()  # examples cut to max_tokens, by split
+        policy = self.hparams.get("length_policy", "truncate")
+        if policy not in LENGTH_POLICIES:
+            raise ValueError(f"length_policy must be one of {LENGTH_POLICIES}, got {policy!r}")
 
     # -- what each task writes -----------------------------------------------------------------
     def read_splits(self) -> dict[str, list[Any]]:
@@ -73,6 +87,35 @@ class TaskDataModule(L.LightningDataModule):
     def make_train_sampler(self, train: list[Any]) -> ResumableShuffle | LengthBuckets:
         return ResumableShuffle(len(train), self.hparams.seed, self.hparams.batch_size)
 
+    def token_limit(self, split: str, length: int, path: str | Path, line: int | None) -> int:
+        """How many of an example's ``length`` tokens to keep: all within ``max_tokens``, else
+        ``max_tokens`` (the example is counted as truncated), or with ``length_policy: strict``
+        an error naming the example's file and line."""
+        limit = self.hparams.get("max_tokens")
+        if limit is None or length <= limit:
+            return length
+        if self.hparams.length_policy == "strict":
+            expected = f"an example of at most {limit} tokens (data.max_tokens)"
+            raise DataFormatError(path, line, expected, f"{length} tokens")
+        self.truncated[split] += 1
+        return limit
+
+    def truncation_metrics(self) -> dict[str, float]:
+        """``data/truncated`` (every split) and ``data/truncated_<split>``: examples cut."""
+        by_split = {f"data/truncated_{split}": float(n) for split, n in self.truncated.items()}
+        return {"data/truncated": float(sum(self.truncated.values()))} | by_split
+
+    def warn_truncated(self) -> None:
+        for split, count in sorted(self.truncated.items()):
+            total = len(self.splits[split])
+            log.warning(
+                "data.max_tokens=%d: cut %d of %d %s examples to that length",
+                self.hparams.max_tokens,
+                count,
+                total,
+                split,
+            )
+
     # -- fitted state: what travels in every checkpoint ----------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return dict(self.preprocessing.state)
@@ -93,6 +136,7 @@ class TaskDataModule(L.LightningDataModule):
         if self.preprocessing and stage == "test" and test_path:
             self.evaluating = True
             self.splits["test"] = self.prepare("test", self.read_test_file(test_path))
+            self.warn_truncated()
             return
         if "train" in self.splits:
             return
@@ -103,6 +147,7 @@ class TaskDataModule(L.LightningDataModule):
             split: self.prepare(split, items[split]) for split in SPLITS if split in items
         }
         self.train_sampler = self.make_train_sampler(self.splits["train"])
+        self.warn_truncated()
 
     def loader(self, split: str) -> DataLoader:
         if not self.splits.get(split):

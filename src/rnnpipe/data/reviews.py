@@ -85,6 +85,11 @@ class ReviewFileDataModule(TaskDataModule):
     def read_test_file(self, path: str) -> list[Review]:
         return read_reviews(path)
 
+    def source_of(self, split: str) -> str:
+        """The file a split's reviews come from."""
+        test_file = self.hparams.test_path and (split == "test" or self.evaluating)
+        return self.hparams.test_path if test_file else self.hparams.path
+
     def training_files(self) -> dict[str, Path]:
         files = {"reviews": Path(self.hparams.path)}
         return files | ({"test": Path(self.hparams.test_path)} if self.hparams.test_path else {})

@@ -142,8 +142,13 @@ def newest_unfinished(
             finished += 1
             continue
         return saved
+    skipped = ""
+    if candidates:
+        skipped = (
+            f" ({finished} of finished runs: resume.extend=true continues those; "
+            f"{other_data} of runs on other data)"
+        )
     raise RnnpipeError(
-        f"ckpt_path=last: expected an unfinished {cfg.task_name} run on this data under "
-        f"{runs_dir}, found none ({len(candidates)} checkpoints: {finished} of finished runs, "
-        f"resume.extend=true continues those; {other_data} of runs on other data)"
+        f"ckpt_path=last: expected a last.ckpt of an unfinished {cfg.task_name} run on this data "
+        f"under {runs_dir}, found none{skipped}"
     )

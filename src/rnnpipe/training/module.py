@@ -161,6 +161,15 @@ class TaskModule(L.LightningModule):
             rows += self.predict_batch(inputs[start : start + self.predict_batch_size])
         return rows
 
+    def check_input_length(self, row: int, column: str, length: int) -> None:
+        """Refuse an input of more tokens than the data config's ``max_tokens``: serving stays
+        within the memory training was bounded to (older checkpoints carry no limit)."""
+        limit = self.data_config.get("max_tokens")
+        if limit is not None and length > limit:
+            raise ValueError(
+                f"{column} {row}: expected at most {limit} tokens (data.max_tokens), got {length}"
+            )
+
     def parse_input(self, row: int, record: dict[str, Any]) -> Any:
         """One input row, checked and encoded; a ``ValueError`` names the row."""
         raise NotImplementedError

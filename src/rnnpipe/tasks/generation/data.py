@@ -141,6 +141,8 @@ class GenerationDataModule(ReviewFileDataModule):
         seed: int,
         min_frequency: int,
         lowercase: bool,
+        max_tokens: int | None,
+        length_policy: str,
         batch_size: int,
         num_workers: int,
     ):
@@ -195,20 +197,23 @@ class GenerationDataModule(ReviewFileDataModule):
 
     def prepare(self, split: str, reviews: list[Review]) -> list[LanguageModelRow]:
         """One row per review, except for training in the ``stream`` layout."""
-        examples = self.examples(reviews)
+        examples = self.examples(reviews, split)
         if split != "train" or self.hparams.layout == "reviews":
             return examples
         random.Random(self.hparams.seed).shuffle(examples)
         return stream_rows(examples, self.hparams.stream_length)
 
-    def examples(self, reviews: list[Review]) -> list[LanguageModelRow]:
-        """One row per review: ``<s> ids`` in, ``ids </s>`` out."""
+    def examples(self, reviews: list[Review], split: str = "train") -> list[LanguageModelRow]:
+        """One row per review: ``<s> ids`` in, ``ids </s>`` out; a review's ids are cut to
+        ``max_tokens`` (or refused)."""
         tokenizer = self.preprocessing.tokenizer("tokenizer")
         bos, eos = tokenizer.token_to_id(BOS), tokenizer.token_to_id(EOS)
+        path = self.source_of(split)
         examples = []
         for review, ids in zip(
             reviews, encode_texts(tokenizer, [r.text for r in reviews]), strict=True
         ):
+            ids = ids[: self.token_limit(split, len(ids), path, review.line)]
             bucket = length_bucket(review.text, self.length_buckets) if self.length_buckets else 0
             steps = len(ids) + 1
             examples.append(

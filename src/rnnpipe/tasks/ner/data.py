@@ -16,7 +16,7 @@ from rnnpipe.tasks.ner.features import (
     fit_character_vocabulary,
     fit_word_vocabulary,
 )
-from rnnpipe.tasks.ner.schemes import TRAINING_SCHEMES, scheme_labels, split_tag
+from rnnpipe.tasks.ner.schemes import TRAINING_SCHEMES, convert, scheme_labels, split_tag
 
 
 class NerDataModule(TaskDataModule):
@@ -42,6 +42,8 @@ class NerDataModule(TaskDataModule):
         lowercase: bool,
         min_frequency: int,
         max_word_length: int,
+        max_tokens: int | None,
+        length_policy: str,
         embeddings_path: str | None,
         seed: int,
         batch_size: int,
@@ -85,10 +87,23 @@ class NerDataModule(TaskDataModule):
         }
 
     def prepare(self, split: str, sentences: list[Sentence]) -> list[Sentence]:
+        """Val and test tags checked against the label set; sentences of more than
+        ``max_tokens`` tokens cut after that many (their tags rewritten so that the cut
+        entity ends there), or refused."""
+        path = getattr(self.hparams, f"{split}_path")
         if split != "train":
-            path = self.hparams.test_path if split == "test" else self.hparams.val_path
             check_labels(path, sentences, self.preprocessing["labels"])
-        return sentences
+        kept = []
+        for sentence in sentences:
+            keep = self.token_limit(split, len(sentence.words), path, sentence.lines[0])
+            if keep < len(sentence.words):
+                sentence = Sentence(
+                    sentence.words[:keep],
+                    tuple(convert(sentence.tags[:keep], self.tag_scheme)),
+                    sentence.lines[:keep],
+                )
+            kept.append(sentence)
+        return kept
 
     def make_train_sampler(self, train: list[Sentence]) -> LengthBuckets:
         lengths = [len(s.words) for s in train]

@@ -278,11 +278,13 @@ class EntityTagger(TaskModule):
                     f"tokens {row}: expected a non-empty list of tokens without spaces, "
                     f"got {tokens!r}"
                 )
+            self.check_input_length(row, "tokens", len(tokens))
             return tokens
         text = record.get("text")
         tokens = split_sentence(text) if isinstance(text, str) else []
         if not tokens:
             raise ValueError(f"text {row}: expected a non-empty sentence, got {text!r}")
+        self.check_input_length(row, "text", len(tokens))
         return tokens
 
     def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -26,6 +27,8 @@ class SentimentDataModule(ReviewFileDataModule):
         seed: int,
         min_frequency: int,
         lowercase: bool,
+        max_tokens: int | None,
+        length_policy: str,
         batch_size: int,
         num_workers: int,
     ):
@@ -38,6 +41,20 @@ class SentimentDataModule(ReviewFileDataModule):
             lowercase=self.hparams.lowercase,
         )
         return {"tokenizers": {"tokenizer": tokenizer.to_str()}, "labels": list(LABEL_NAMES)}
+
+    def prepare(self, split: str, reviews: list[Review]) -> list[Review]:
+        """Reviews of more than ``max_tokens`` tokens cut after that many (or refused)."""
+        tokenizer = self.preprocessing.tokenizer("tokenizer")
+        path = self.source_of(split)
+        kept = []
+        for review, encoding in zip(
+            reviews, tokenizer.encode_batch([r.text for r in reviews]), strict=True
+        ):
+            keep = self.token_limit(split, len(encoding.ids), path, review.line)
+            if keep < len(encoding.ids):  # cut the text where its last kept token ends
+                review = replace(review, text=review.text[: encoding.offsets[keep - 1][1]])
+            kept.append(review)
+        return kept
 
     def model_kwargs(self) -> dict[str, Any]:
         """Vocabulary size, labels and the padding id."""

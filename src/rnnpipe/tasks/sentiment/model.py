@@ -28,7 +28,6 @@ from rnnpipe.training.module import TaskModule, length_mask, save_table
 from rnnpipe.training.plots import save_confusion_matrix
 
 POOLINGS = ("last", "mean", "max")
-MAX_PREDICT_TOKENS = 5000  # a review, not a book: longer inputs are refused at predict time
 
 
 class SentimentClassifier(TaskModule):
@@ -162,10 +161,7 @@ class SentimentClassifier(TaskModule):
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"text {row}: expected a non-empty review, got {text!r}")
         [ids] = encode_texts(self.tokenizer(), [text])
-        if len(ids) > MAX_PREDICT_TOKENS:
-            raise ValueError(
-                f"text {row}: expected at most {MAX_PREDICT_TOKENS} tokens, got {len(ids)}"
-            )
+        self.check_input_length(row, "text", len(ids))
         return ids
 
     def predict_batch(self, encoded: list[list[int]]) -> list[dict[str, Any]]:

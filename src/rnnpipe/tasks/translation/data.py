@@ -51,6 +51,8 @@ class TranslationDataModule(TaskDataModule):
         min_frequency: int,
         vocab_size: int,
         max_length: int | None,
+        max_tokens: int | None,
+        length_policy: str,
         seed: int,
         batch_size: int,
         num_workers: int,
@@ -97,12 +99,15 @@ class TranslationDataModule(TaskDataModule):
         }
 
     def prepare(self, split: str, pairs: list[SentencePair]) -> list[EncodedPair]:
+        """Encoded pairs, both sides cut to ``max_tokens`` (or a pair refused); training pairs
+        longer than ``max_length`` dropped."""
         source_ids = encode_texts(self.preprocessing.tokenizer("source"), [p.source for p in pairs])
         target_ids = encode_texts(self.preprocessing.tokenizer("target"), [p.target for p in pairs])
-        encoded = [
-            EncodedPair(pair, source, target)
-            for pair, source, target in zip(pairs, source_ids, target_ids, strict=True)
-        ]
+        path = getattr(self.hparams, f"{split}_path") or self.hparams.val_path
+        encoded = []
+        for pair, source, target in zip(pairs, source_ids, target_ids, strict=True):
+            keep = self.token_limit(split, max(len(source), len(target)), path, pair.line)
+            encoded.append(EncodedPair(pair, source[:keep], target[:keep]))
         return self.drop_long(encoded) if split == "train" else encoded
 
     def drop_long(self, examples: list[EncodedPair]) -> list[EncodedPair]:

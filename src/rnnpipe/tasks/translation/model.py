@@ -329,6 +329,7 @@ class Translator(TaskModule):
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"text {row}: expected a non-empty English sentence, got {text!r}")
         [ids] = encode_texts(self.tokenizer("source"), [text])
+        self.check_input_length(row, "text", len(ids))
         return ids
 
     def predict_batch(self, encoded: list[list[int]]) -> list[dict[str, Any]]:
