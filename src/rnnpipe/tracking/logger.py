@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig
 
 from rnnpipe.errors import RnnpipeError
+from rnnpipe.training.signals import StoppedBySignal
 
 log = logging.getLogger(__name__)
 
@@ -112,16 +113,18 @@ def make_logger(logger_cfg: DictConfig | None, **mlflow_arguments: Any) -> Logge
 
 @contextmanager
 def failure_marks_run(logger: MLFlowLogger | None) -> Iterator[None]:
-    """Whatever fails inside leaves the run marked FAILED, never FINISHED."""
+    """Whatever fails inside leaves the run marked FAILED, never FINISHED; stopped by a signal
+    (or Ctrl-C), it is marked KILLED."""
     try:
         yield
-    except BaseException:
+    except BaseException as stop:
+        status = "KILLED" if isinstance(stop, StoppedBySignal | KeyboardInterrupt) else "FAILED"
         if isinstance(logger, MLFlowLogger) and logger._initialized:
             try:
-                logger.experiment.set_terminated(logger.run_id, "FAILED")
+                logger.experiment.set_terminated(logger.run_id, status)
             except MlflowException as error:
                 print(
-                    f"warning: could not mark MLflow run {logger.run_id} FAILED: {error}",
+                    f"warning: could not mark MLflow run {logger.run_id} {status}: {error}",
                     file=sys.stderr,
                 )
         raise
