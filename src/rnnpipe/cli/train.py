@@ -23,6 +23,7 @@ from rnnpipe.tasks.registry import task_spec
 from rnnpipe.tasks.spec import TaskSpec
 from rnnpipe.tracking import artifacts, provenance
 from rnnpipe.tracking.classifier_agreement import score_generated_reviews
+from rnnpipe.tracking.heartbeat import fail_stale_runs
 from rnnpipe.tracking.logger import failure_marks_run, make_logger, record
 
 
@@ -62,6 +63,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
         provenance.continue_run(logger, checkpoint)
     elif tracked:
         provenance.start_run(logger, cfg, trainer, datamodule.input_files())
+    if tracked:
+        record(logger, "the stale-run sweep", lambda: fail_stale_runs(logger))
     with failure_marks_run(logger):
         started = time.perf_counter()
         trainer.fit(model, datamodule=datamodule, ckpt_path=checkpoint)

@@ -34,10 +34,13 @@ class ResilientMLFlowLogger(MLFlowLogger):
     checkpoints, and everything not recorded from then on is listed in ``unrecorded`` and
     warned about once. Against a server, MLflow's client is told to give up after seconds, not
     minutes (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``/``_TIMEOUT``, unless already set).
+    ``stale_after_seconds``: how long without a heartbeat before a RUNNING run of the experiment
+    counts as dead (:func:`rnnpipe.tracking.heartbeat.fail_stale_runs`).
     """
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, stale_after_seconds: float, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.stale_after_seconds = stale_after_seconds
         self.unrecorded: list[str] = []
         if str(self._tracking_uri).startswith(("http://", "https://")):
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
