@@ -1,6 +1,6 @@
-"""SIGTERM and SIGINT stop a training run at the next step boundary: a checkpoint at that step
-(``ckpt_path=last`` resumes it exactly), and the exit status a shell expects, 128 + the signal's
-number (143 for SIGTERM, 130 for Ctrl-C)."""
+"""SIGTERM and SIGINT (and, under SLURM, the time-limit warning) stop a training run at the next
+step boundary: a checkpoint at that step (``ckpt_path=last`` resumes it exactly), and the exit
+status a shell expects, 128 + the signal's number (143 for SIGTERM, 130 for Ctrl-C)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from pathlib import Path
 from types import FrameType
 
 import lightning as L
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class StoppedBySignal(SystemExit):
@@ -24,8 +22,8 @@ class StoppedBySignal(SystemExit):
 
 
 class CheckpointOnSignal(L.Callback):
-    """On SIGTERM or SIGINT, finish the current training batch, save ``dirpath/last.ckpt`` and
-    raise :class:`StoppedBySignal`.
+    """On any of ``signals`` (by name: SIGTERM, SIGINT, ...), finish the current training batch,
+    save ``dirpath/last.ckpt`` and raise :class:`StoppedBySignal`.
 
     The checkpoint is written by ``trainer.save_checkpoint`` at the end of a training batch, the
     same state as the step checkpoints, so :class:`ExactResume` records the RNG and the position
@@ -33,13 +31,14 @@ class CheckpointOnSignal(L.Callback):
     handler is replaced while the trainer runs (its teardown restores it): it would exit with
     status 0, and stop mid-validation or after an epoch's end, states a resume does not continue
     exactly. SIGINT is caught the same way instead of raising KeyboardInterrupt mid-step, which
-    could leave a half-applied optimizer step. The SLURM requeue signal is left to Lightning.
+    could leave a half-applied optimizer step.
     A signal that comes after the last training batch stops the run before it is tested (the
     last checkpoint is then the final one); during testing, at the next test batch.
     """
 
-    def __init__(self, dirpath: str):
+    def __init__(self, dirpath: str, signals: list[str]):
         self.dirpath = Path(dirpath)
+        self.signals = [signal.Signals[name] for name in signals]
         self.received: int | None = None
 
     def _receive(self, signum: int, frame: FrameType | None) -> None:
@@ -54,7 +53,7 @@ class CheckpointOnSignal(L.Callback):
         self._listen()
 
     def _listen(self) -> None:
-        for signum in STOP_SIGNALS:
+        for signum in self.signals:
             signal.signal(signum, self._receive)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
