@@ -15,14 +15,16 @@ import torch
 
 
 class KillAtStep(L.Callback):
-    """SIGKILL this process right after optimizer step ``step``: no clean-up code runs."""
+    """Send ``signal`` (by name) to this process right after optimizer step ``step``; with the
+    default, SIGKILL, no clean-up code runs."""
 
-    def __init__(self, step: int):
+    def __init__(self, step: int, signal: str = "SIGKILL"):
         self.step = step
+        self.signal = signal
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), signal.Signals[self.signal])
 
 
 class StopServerAtStep(L.Callback):

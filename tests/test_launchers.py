@@ -98,6 +98,10 @@ def test_slurm_launcher_composes_into_a_valid_submitit_slurm_job(tmp_path, monke
     script = executor._executor._make_submission_file_text("python -m rnnpipe.train", "uid")
     for line in ("--partition=gpu", "--time=240", "--gpus-per-node=1", "--cpus-per-task=4"):
         assert f"#SBATCH {line}" in script
+    # SLURM warns the job 120 s before its time limit with the signal submitit asks for (USR2),
+    # one that rnnpipe's training stops on with a checkpoint
+    assert "#SBATCH --signal=USR2@120" in script
+    assert "SIGUSR2" in cfg.callbacks.checkpoint_on_signal.signals
 
 
 def test_prepare_tracking_creates_the_store_and_the_experiment_once(compose_config, tmp_path):

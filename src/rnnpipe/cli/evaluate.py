@@ -26,8 +26,9 @@ from rnnpipe.errors import RnnpipeError, reported_in_one_line
 from rnnpipe.tasks.registry import spec_of
 from rnnpipe.tasks.spec import TaskSpec
 from rnnpipe.tracking import artifacts, provenance
+from rnnpipe.tracking.heartbeat import fail_stale_runs
 from rnnpipe.tracking.loading import load_task_module
-from rnnpipe.tracking.logger import failure_marks_run, make_logger
+from rnnpipe.tracking.logger import failure_marks_run, make_logger, record
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -55,8 +56,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
                 "rnnpipe.evaluated_data": str(data_path.resolve()),
             },
         )
-    if tracked:
         logger.log_metrics(datamodule.truncation_metrics())
+        record(logger, "the stale-run sweep", lambda: fail_stale_runs(logger))
     with failure_marks_run(logger):
         [metrics] = trainer.test(module, datamodule=datamodule)
         if cfg.get("scorer_uri"):

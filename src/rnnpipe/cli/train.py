@@ -23,6 +23,7 @@ from rnnpipe.tasks.registry import task_spec
 from rnnpipe.tasks.spec import TaskSpec
 from rnnpipe.tracking import artifacts, provenance, resume
 from rnnpipe.tracking.classifier_agreement import score_generated_reviews
+from rnnpipe.tracking.heartbeat import fail_stale_runs
 from rnnpipe.tracking.logger import failure_marks_run, make_logger, record
 
 
@@ -70,10 +71,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
         provenance.start_run(logger, cfg, trainer, datamodule.input_files())
     if tracked:
         logger.log_metrics(datamodule.truncation_metrics())
-    # a failed extension of a FINISHED run leaves it FINISHED: what it recorded stays true
-    with failure_marks_run(
-        logger, status="FINISHED" if previous_status == "FINISHED" else "FAILED"
-    ):
+        record(logger, "the stale-run sweep", lambda: fail_stale_runs(logger))
+    with failure_marks_run(logger, finished_before=previous_status == "FINISHED"):
         started = time.perf_counter()
         trainer.fit(model, datamodule=datamodule, ckpt_path=checkpoint)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

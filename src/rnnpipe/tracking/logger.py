@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig
 
 from rnnpipe.errors import RnnpipeError
+from rnnpipe.training.signals import StoppedBySignal
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,13 @@ class ResilientMLFlowLogger(MLFlowLogger):
     checkpoints, and everything not recorded from then on is listed in ``unrecorded`` and
     warned about once. Against a server, MLflow's client is told to give up after seconds, not
     minutes (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``/``_TIMEOUT``, unless already set).
+    ``stale_after_seconds``: how long without a heartbeat before a RUNNING run of the experiment
+    counts as dead (:func:`rnnpipe.tracking.heartbeat.fail_stale_runs`).
     """
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, stale_after_seconds: float, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.stale_after_seconds = stale_after_seconds
         self.unrecorded: list[str] = []
         if str(self._tracking_uri).startswith(("http://", "https://")):
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
@@ -111,12 +115,15 @@ def make_logger(logger_cfg: DictConfig | None, **mlflow_arguments: Any) -> Logge
 
 
 @contextmanager
-def failure_marks_run(logger: MLFlowLogger | None, status: str = "FAILED") -> Iterator[None]:
-    """Whatever fails inside leaves the run marked ``status`` (FAILED; FINISHED for a run that
-    had finished before a resume extended it), never a new FINISHED."""
+def failure_marks_run(logger: MLFlowLogger | None, finished_before: bool = False) -> Iterator[None]:
+    """Whatever fails inside leaves the run marked FAILED, never FINISHED; stopped by a signal
+    (or Ctrl-C), it is marked KILLED. A run that had FINISHED before a resume extended it stays
+    FINISHED: what it recorded then stays true."""
     try:
         yield
-    except BaseException:
+    except BaseException as stop:
+        status = "KILLED" if isinstance(stop, StoppedBySignal | KeyboardInterrupt) else "FAILED"
+        status = "FINISHED" if finished_before else status
         if isinstance(logger, MLFlowLogger) and logger._initialized:
             try:
                 logger.experiment.set_terminated(logger.run_id, status)
