@@ -14,6 +14,8 @@ from rnnpipe.rnn.packing import Packing
 
 ENGINES = {"manual": manual_layer, "autograd": autograd_layer}
 NONLINEARITIES = ("tanh", "relu")
+INITS = ("default", "identity", "orthogonal")
+IDENTITY_INPUT_STD = 0.001  # Le et al. (2015): W_ih ~ N(0, 0.001^2) beside W_hh = scale * I
 
 
 class VanillaRNN(nn.Module):
@@ -58,10 +60,16 @@ class VanillaRNN(nn.Module):
         dropout: dropout probability on every layer's output except the last, in training.
         bidirectional: add a reverse direction to every layer; outputs are concatenated.
         bptt: ``"manual"`` (the hand-written backward) or ``"autograd"`` (the reference loop).
+        init: ``"default"``: PyTorch's; ``"identity"``: the IRNN of Le, Jaitly & Hinton (2015),
+            :math:`W_{hh} = s I` (``identity_scale`` s), :math:`W_{ih} \sim N(0, 0.001^2)`,
+            zero biases, with which a ReLU RNN carries its state unchanged until the input moves
+            it; ``"orthogonal"``: an orthogonal :math:`W_{hh}` (its gradient through time neither
+            grows nor shrinks at init), the rest PyTorch's.
 
     Parameters are named and initialised like PyTorch's built-in RNN (``weight_ih_l{k}``,
     ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}``, ``..._reverse``, all
-    uniform(-1/sqrt(hidden_size), 1/sqrt(hidden_size))), so state_dicts move either way.
+    uniform(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) with ``init="default"``), so state_dicts
+    move either way.
     """
 
     def __init__(
@@ -74,8 +82,12 @@ class VanillaRNN(nn.Module):
         dropout: float = 0.0,
         bidirectional: bool = False,
         bptt: str = "manual",
+        init: str = "default",
+        identity_scale: float = 1.0,
     ):
         super().__init__()
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
         if bptt not in ENGINES:
@@ -99,6 +111,8 @@ class VanillaRNN(nn.Module):
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
         self.bptt = bptt
+        self.init = init
+        self.identity_scale = float(identity_scale)
         self.num_directions = 2 if bidirectional else 1
         # diagnostics, off by default: see gradient_norms_through_time
         self.record_gradient_through_time = False
@@ -127,6 +141,17 @@ class VanillaRNN(nn.Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for parameter in self.parameters():
             nn.init.uniform_(parameter, -bound, bound)
+        for layer in range(self.num_layers):
+            for w_ih, w_hh, b_ih, b_hh in self.layer_weights(layer):
+                with torch.no_grad():
+                    if self.init == "identity":
+                        w_hh.copy_(self.identity_scale * torch.eye(self.hidden_size))
+                        nn.init.normal_(w_ih, std=IDENTITY_INPUT_STD)
+                        for bias in (b_ih, b_hh):
+                            if bias is not None:
+                                bias.zero_()
+                    elif self.init == "orthogonal":
+                        nn.init.orthogonal_(w_hh)
 
     def layer_weights(self, layer: int) -> list[Weights]:
         """``(W_ih, W_hh, b_ih, b_hh)`` of each direction of ``layer``; biases None without bias."""
@@ -143,6 +168,8 @@ class VanillaRNN(nn.Module):
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
         text += f", nonlinearity={self.nonlinearity!r}, bptt={self.bptt!r}"
+        if self.init != "default":
+            text += f", init={self.init!r}"
         if not self.bias:
             text += ", bias=False"
         if self.dropout:
