@@ -34,6 +34,9 @@ train-translation: $(STAMP) ## English->German encoder-decoder with attention, b
 train-generation: $(STAMP) ## one-to-many: generate reviews for a sentiment label (truncated BPTT)
 	$(BIN)/rnnpipe-train experiment=generation $(ARGS)
 
+train-adding: $(STAMP) ## the adding problem (generated, T=150): an IRNN carries a number across 150 steps
+	$(BIN)/rnnpipe-train experiment=adding $(ARGS)
+
 sweep: $(STAMP) ## Hydra multirun, hidden size x nonlinearity: one MLflow run per job, one sweep id
 	$(BIN)/rnnpipe-train --multirun experiment=sentiment model.hidden_size=64,128 model.nonlinearity=tanh,relu $(ARGS)
 

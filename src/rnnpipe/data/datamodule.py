@@ -11,7 +11,8 @@ A task's DataModule turns its files into batches. The subclass writes what is th
 * ``training_files()``: the files a training run reads, by role.
 
 The base owns the rest. Constructor arguments (all from YAML) are its hyperparameters
-(``self.hparams``), with at least ``batch_size``, ``num_workers``, ``seed`` and ``test_path``.
+(``self.hparams``), with at least ``batch_size``, ``num_workers``, ``seed`` and, for a task
+that reads files, ``test_path``.
 ``state_dict()`` is the fitted preprocessing, so it travels in every checkpoint.
 Memory stays bounded on any input: a subclass passes each example's length through
 :meth:`token_limit`, which cuts it to ``max_tokens`` (counted in ``truncated``, logged, and
@@ -132,7 +133,7 @@ class TaskDataModule(L.LightningDataModule):
 
     # -- Lightning hooks -----------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
-        test_path = self.hparams.test_path
+        test_path = self.hparams.get("test_path")  # a task of generated data reads no file
         if self.preprocessing and stage == "test" and test_path:
             self.evaluating = True
             self.splits["test"] = self.prepare("test", self.read_test_file(test_path))

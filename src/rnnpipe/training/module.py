@@ -71,10 +71,11 @@ class TaskModule(L.LightningModule):
         num_layers: int | None = None,
     ) -> VanillaRNN:
         """A :class:`VanillaRNN` from the task's config: its ``nonlinearity`` and ``bptt``, its
-        ``num_layers`` (unless given), and its ``dropout`` between layers when there are two or
-        more."""
+        ``num_layers`` (unless given), its ``dropout`` between layers when there are two or
+        more, and its ``init`` and ``identity_scale`` for a task that has them."""
         hp = self.hparams
         layers = hp.num_layers if num_layers is None else num_layers
+        initialisation = {key: hp[key] for key in ("init", "identity_scale") if key in hp}
         return VanillaRNN(
             input_size,
             hidden_size,
@@ -83,6 +84,7 @@ class TaskModule(L.LightningModule):
             dropout=hp.dropout if layers > 1 else 0.0,
             bidirectional=bidirectional,
             bptt=hp.bptt,
+            **initialisation,
         )
 
     def recurrent_layers(self) -> dict[str, VanillaRNN]:
