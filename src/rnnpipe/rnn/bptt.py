@@ -22,9 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rnnpipe.rnn.layer import Weights
 from rnnpipe.rnn.packing import Packing
-
-Weights = tuple[Tensor, Tensor, Tensor | None, Tensor | None]
 
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 ACTIVATIONS_INPLACE = {"tanh": torch.tanh_, "relu": torch.relu_}

@@ -92,7 +92,7 @@ class GradientThroughTime(L.Callback):
     ``W_hh^T f'(a_t)`` at every step: this shows whether it vanishes or explodes on the way.
     Each record logs ``grad/last_to_first_ratio`` (the norm at the batch's last step over the
     norm at its first), and training ends by saving the records as one plot at ``output_path``.
-    See :meth:`VanillaRNN.gradient_norms_through_time`. ``every_n_steps: null`` turns it off.
+    See :meth:`RecurrentLayer.gradient_norms_through_time`. ``every_n_steps: null`` turns it off.
     """
 
     def __init__(self, every_n_steps: int | None, rnn: str | None, output_path: str):

@@ -32,9 +32,10 @@ from tokenizers import Tokenizer
 from torchmetrics import MeanMetric
 
 from rnnpipe.data.preprocessing import Preprocessing
-from rnnpipe.rnn import VanillaRNN
+from rnnpipe.rnn import GRU, LSTM, RecurrentLayer, VanillaRNN
 
 CHECKPOINT_KEY = "rnnpipe"
+CELLS = {"vanilla": VanillaRNN, "gru": GRU, "lstm": LSTM}
 
 
 class TaskModule(L.LightningModule):
@@ -69,28 +70,38 @@ class TaskModule(L.LightningModule):
         hidden_size: int,
         bidirectional: bool = False,
         num_layers: int | None = None,
-    ) -> VanillaRNN:
-        """A :class:`VanillaRNN` from the task's config: its ``nonlinearity`` and ``bptt``, its
-        ``num_layers`` (unless given), its ``dropout`` between layers when there are two or
-        more, and its ``init`` and ``identity_scale`` for a task that has them."""
+    ) -> RecurrentLayer:
+        """A recurrent layer from the task's config: its ``num_layers`` (unless given), its
+        ``dropout`` between layers when there are two or more, its ``bptt``; the vanilla RNN's
+        ``nonlinearity``, and its ``init`` and ``identity_scale`` for a task that has them; a
+        GRU or an LSTM instead for a task with a ``cell`` other than ``vanilla``."""
         hp = self.hparams
         layers = hp.num_layers if num_layers is None else num_layers
+        common = {
+            "num_layers": layers,
+            "dropout": hp.dropout if layers > 1 else 0.0,
+            "bidirectional": bidirectional,
+            "bptt": hp.bptt,
+        }
+        cell = hp.get("cell", "vanilla")
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {tuple(CELLS)}, got {cell!r}")
+        if cell != "vanilla":
+            return CELLS[cell](input_size, hidden_size, **common)
         initialisation = {key: hp[key] for key in ("init", "identity_scale") if key in hp}
         return VanillaRNN(
-            input_size,
-            hidden_size,
-            num_layers=layers,
-            nonlinearity=hp.nonlinearity,
-            dropout=hp.dropout if layers > 1 else 0.0,
-            bidirectional=bidirectional,
-            bptt=hp.bptt,
-            **initialisation,
+            input_size, hidden_size, nonlinearity=hp.nonlinearity, **common, **initialisation
         )
 
-    def recurrent_layers(self) -> dict[str, VanillaRNN]:
+    def recurrent_layers(self) -> dict[str, RecurrentLayer]:
         """Every recurrent layer by its attribute path, the one the task reads its input
         sequence with first."""
-        return {name: m for name, m in self.named_modules() if isinstance(m, VanillaRNN)}
+        return {name: m for name, m in self.named_modules() if isinstance(m, RecurrentLayer)}
+
+    @staticmethod
+    def hidden_state(final: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """``h_n`` of a recurrent layer's final state (the LSTM's is ``(h_n, c_n)``)."""
+        return final[0] if isinstance(final, tuple) else final
 
     # -- what a checkpoint carries besides the weights ----------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

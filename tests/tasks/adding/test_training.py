@@ -3,6 +3,8 @@ rnnpipe-train, and its test MSE ends below half the trivial baseline's."""
 
 from __future__ import annotations
 
+import pytest
+from hydra.errors import InstantiationException
 from mlflow import MlflowClient
 
 from rnnpipe.cli.train import train
@@ -22,3 +24,25 @@ def test_an_irnn_beats_half_the_trivial_mse_at_twenty_steps(compose_config):
     [run] = client.search_runs([client.get_experiment_by_name("adding").experiment_id])
     assert run.data.params["model.init"] == "identity"
     assert client.search_registered_models() == []  # not a served task: no pyfunc model
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_a_gated_cell_trains_and_its_gradient_through_time_is_recorded(compose_config, cell):
+    cfg = compose_config(
+        "experiment=adding", f"model.cell={cell}", "model.bptt=autograd", "data.steps=12",
+        "data.train_size=256", "data.val_size=64", "data.test_size=64", "model.hidden_size=8",
+        "trainer.max_epochs=1", "callbacks.gradient_through_time.every_n_steps=5",
+    )  # fmt: skip
+    metrics = train(cfg)
+    assert metrics["test/mse"] > 0
+    client = MlflowClient(cfg.logger.tracking_uri)
+    [run] = client.search_runs([client.get_experiment_by_name("adding").experiment_id])
+    history = client.get_metric_history(run.info.run_id, "grad/last_to_first_ratio")
+    assert [m.step for m in history] == [0, 5, 10, 15]  # 16 steps an epoch, every fifth
+    assert all(m.value > 0 for m in history)
+
+
+def test_a_gated_cell_with_the_manual_engine_is_refused(compose_config):
+    cfg = compose_config("experiment=adding", "model.cell=lstm", "model.bptt=manual")
+    with pytest.raises(InstantiationException, match="the hand-written BPTT engine is the"):
+        train(cfg)

@@ -1,4 +1,7 @@
-"""Many-to-one regression: ``x (B, T, 2)`` -> VanillaRNN -> h_T (B, H) -> linear -> the sum (B,).
+"""Many-to-one regression: ``x (B, T, 2)`` -> RNN -> h_T (B, H) -> linear -> the sum (B,).
+
+The RNN is the vanilla one (``cell: vanilla``: tanh, or ReLU with the identity init, the IRNN),
+or a GRU or LSTM to compare with.
 
 The loss is the mean squared error. Test reports it beside the trivial MSE of predicting 1 on
 the same examples (``test/baseline_mse``, 1/6 in expectation) and their ratio: below 1 only if
@@ -22,6 +25,7 @@ class AddingRegressor(TaskModule):
 
     def __init__(
         self,
+        cell: str,
         hidden_size: int,
         num_layers: int,
         nonlinearity: str,
@@ -42,8 +46,8 @@ class AddingRegressor(TaskModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, T, 2)`` -> the predicted sums ``(B,)``."""
-        _, h_n = self.rnn(x)
-        return self.head(h_n[-1]).squeeze(-1)
+        _, final = self.rnn(x)
+        return self.head(self.hidden_state(final)[-1]).squeeze(-1)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = F.mse_loss(self(batch["x"]), batch["y"])
