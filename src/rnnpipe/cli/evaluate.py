@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from rnnpipe.cli.train import score_with_classifier
 from rnnpipe.config import CONFIG_DIR
-from rnnpipe.errors import RnnpipeError, reported_in_one_line
+from rnnpipe.errors import reported_in_one_line, require_file
 from rnnpipe.tasks.registry import spec_of
 from rnnpipe.tracking import artifacts, provenance
 from rnnpipe.tracking.loading import load_task_module
@@ -28,9 +28,7 @@ from rnnpipe.tracking.logger import failure_marks_run, make_logger
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     module = load_task_module(str(cfg.model_uri), tracking_uri=cfg.logger.get("tracking_uri"))
     spec = spec_of(module)
-    data_path = Path(cfg.data_path)
-    if not data_path.is_file():
-        raise RnnpipeError(f"{data_path}: expected a {spec.name} data file, got no such file")
+    data_path = require_file(cfg.data_path, f"a {spec.name} data file")
     # the task's own DataModule, whichever class path the (older) saved config names
     arguments = {k: v for k, v in module.data_config.items() if not k.startswith("_")}
     datamodule = spec.datamodule_class(**(arguments | {"test_path": str(data_path)}))

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from rnnpipe.errors import DataFormatError
+from rnnpipe.errors import DataFormatError, require_file
 
 
 def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
@@ -17,9 +17,7 @@ def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     not UTF-8 raise a :class:`DataFormatError` naming the line, instead of a bare
     ``UnicodeDecodeError`` with a byte offset.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataFormatError(path, None, "an existing file", "no such file")
+    path = require_file(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as handle:

@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rnnpipe.config import PROJECT_ROOT
 from rnnpipe.data.text_file import count_lines, sha256_of
+from rnnpipe.tasks.registry import read_checkpoint
 from rnnpipe.tracking.logger import check_reachable
 from rnnpipe.training.module import CHECKPOINT_KEY
 
@@ -162,7 +163,7 @@ def hardware_description(trainer: Any) -> str:
 
 def run_id_in_checkpoint(checkpoint: str | Path) -> str | None:
     """The MLflow run a checkpoint was written by (None for untracked runs)."""
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    saved = read_checkpoint(checkpoint)
     return saved.get(CHECKPOINT_KEY, {}).get("tracking_run_id")
 
 
