@@ -150,3 +150,38 @@ def test_predicting_from_an_unreachable_tracking_server(cli):
     error = one_error(outcome)
     assert error.startswith(f"error: MLflow tracking server {uri} is unreachable (")
     assert error.endswith("; start it with `make server` or choose another tracking_uri")
+
+
+# 8. and 9. CoNLL errors point at the offending line and quote the tag as written --------------
+BROKEN_IOB2 = """-DOCSTART- -X- -X- O
+
+John NNP B-NP B-PER
+lives VBZ B-VP O
+in IN B-PP O
+
+Berlin NNP B-NP I-LOC
+. . O O
+"""
+
+
+def test_a_broken_iob2_tag_is_reported_at_its_line(cli, tmp_path):
+    train_file = tmp_path / "train.txt"
+    train_file.write_text(BROKEN_IOB2, encoding="utf-8")
+    overrides = ("experiment=ner", f"data.train_path={train_file}", "data.repair_tags=false")
+    error = one_error(cli(train.main, *overrides))
+    assert error == (
+        f"error: {train_file}:7: expected an IOB2 tag sequence, got 'I-LOC' after 'O' "
+        "(set data.repair_tags=true to read it as conlleval does)"
+    )
+    assert mlflow_runs(tmp_path) == []
+
+
+def test_an_unseen_entity_type_is_quoted_as_written(cli, tmp_path):
+    val_file = tmp_path / "valid.txt"
+    val_file.write_text("Germany NNP B-NP B-LOC\nMonday NNP B-NP B-DATE\n", encoding="utf-8")
+    error = one_error(cli(train.main, "experiment=ner", f"data.val_path={val_file}"))
+    assert error == (
+        f"error: {val_file}:2: expected an entity type seen in training "
+        "['LOC', 'MISC', 'ORG', 'PER'], got 'B-DATE'"
+    )  # not its BIOES form 'S-DATE'
+    assert mlflow_runs(tmp_path) == []
