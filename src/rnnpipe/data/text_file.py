@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
                 if number == 1:
                     text = text.removeprefix("\ufeff")
                 yield number, text.rstrip("\r\n")
-    except (gzip.BadGzipFile, EOFError) as error:
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:  # a cut or damaged archive
         raise DataFormatError(path, None, "a complete gzip file", str(error)) from None
 
 
