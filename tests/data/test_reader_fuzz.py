@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import SAMPLE_DATA
 
 from rnnpipe.data.reviews import read_reviews
@@ -33,9 +34,10 @@ from rnnpipe.tasks.translation.corpus import read_parallel
 
 EXAMPLES = int(os.environ.get("RNNPIPE_FUZZ_EXAMPLES", "80"))
 SEED = int(os.environ.get("RNNPIPE_FUZZ_SEED", "17"))
-# inserted at random: bytes that break UTF-8, field and line separators, tag and number pieces
+# inserted at random: bytes that break UTF-8, field and line separators, tags and numbers
 NOISE = (
     b"\t|\n|\r\n|\n\n| |  |\xff|\xc3|\xe2\x82|\x00|\xef\xbb\xbf|-DOCSTART-|O|B-|I-PER|0|1|2 3"
+    b"| nan | inf |1e999 "
 ).split(b"|")
 
 
@@ -112,6 +114,12 @@ def check(reader: str, example: int, read: Callable[[], object], *paths: Path) -
         ) from error
 
 
+def finite_vectors(path: Path) -> None:
+    """Vectors that parse are finite: a nan or inf would spread through every gradient."""
+    matrix = read_word_vectors(path, VOCABULARY)
+    assert torch.isfinite(matrix).all(), f"non-finite vectors from {path}"
+
+
 def fuzz_one_file(tmp_path: Path, reader: str, seed_file: str, read: Callable[..., object]):
     for example in range(EXAMPLES):
         rng = random.Random(f"{SEED}-{reader}-{example}")
@@ -134,7 +142,7 @@ def fuzz_one_file(tmp_path: Path, reader: str, seed_file: str, read: Callable[..
                 repair_tags=rng.random() < 0.5,
             ),
         ),
-        ("read_word_vectors", "vectors", lambda path, rng: read_word_vectors(path, VOCABULARY)),
+        ("read_word_vectors", "vectors", lambda path, rng: finite_vectors(path)),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
@@ -164,3 +172,22 @@ def test_the_undamaged_seed_files_parse(tmp_path):
     assert read_tagged_file(paths["conll"], "auto", "BIOES", repair_tags=False)
     assert len(read_parallel(paths["en"], paths["de"])) == 5
     assert read_word_vectors(paths["vectors"], VOCABULARY).shape == (5, 2)
+
+
+def test_what_the_fuzzing_found(tmp_path):
+    # a gzip archive with a damaged deflate stream raised a bare zlib.error
+    archive = bytearray(gzip.compress(SEEDS["reviews"]))
+    archive[len(archive) // 2] ^= 0xFF
+    damaged_archive = tmp_path / "reviews.tsv.gz"
+    damaged_archive.write_bytes(bytes(archive))
+    with pytest.raises(DataFormatError) as caught:
+        read_reviews(damaged_archive)
+    assert str(caught.value).startswith(f"{damaged_archive}: expected a complete gzip file, got ")
+    # nan and inf vectors were taken as numbers, and spread nan to every random vector
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("the 0.1 0.2\nfood 1 inf\n", encoding="utf-8")
+    with pytest.raises(DataFormatError) as caught:
+        read_word_vectors(vectors, VOCABULARY)
+    assert str(caught.value) == (
+        f"{vectors}:2: expected finite numbers after the word, got 'food 1 inf'"
+    )
