@@ -68,6 +68,10 @@ bench: $(STAMP) ## RNN speed against PyTorch's own RNN (ratios, same process), J
 test: $(STAMP) ## run the whole test suite (slow tests included)
 	$(BIN)/pytest $(ARGS)
 
+FUZZ_EXAMPLES ?= 20000
+fuzz: $(STAMP) ## fuzz every data reader longer: FUZZ_EXAMPLES damaged files each (RNNPIPE_FUZZ_SEED=...)
+	RNNPIPE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q tests/data/test_reader_fuzz.py $(ARGS)
+
 lint: $(STAMP) ## ruff: lint and format check
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
@@ -83,4 +87,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install train train-ner train-translation train-generation sweep tune data evaluate predict ui server results bench test lint format clean distclean
+.PHONY: help install train train-ner train-translation train-generation sweep tune data evaluate predict ui server results bench test fuzz lint format clean distclean

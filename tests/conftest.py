@@ -6,6 +6,7 @@ MLflow stores and Hydra outputs never touch the repo's own mlflow.db or outputs/
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -80,3 +81,44 @@ def build_model(experiment: str, *overrides: str, **arguments: Any) -> Any:
 def build_datamodule(experiment: str, *overrides: str, **arguments: Any) -> Any:
     """The DataModule ``experiment=<experiment>`` trains with, as :func:`build_model`."""
     return instantiate(composed(f"experiment={experiment}", *overrides).data, **arguments)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A tiny trained sentiment model's best checkpoint (no MLflow)."""
+    from rnnpipe.cli import train  # here: the whole pipeline, imported only by tests that train
+
+    tmp_path = tmp_path_factory.mktemp("trained")
+    cfg = compose_in(tmp_path, "logger=csv", "trainer.max_epochs=1", "model.hidden_size=8")
+    train.train(cfg)
+    HydraConfig.instance().cfg = None
+    [best] = (tmp_path / "run" / "checkpoints").glob("epoch*.ckpt")
+    return best
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """``cli(train.main, "data.path=x")`` -> (exit status, stderr, stderr's ``error:`` lines)."""
+
+    def run(entry_point, *overrides: str) -> tuple[int, str, list[str]]:
+        monkeypatch.setattr(
+            sys,
+            "argv",
+            [
+                "rnnpipe",
+                *overrides,
+                f"hydra.run.dir={tmp_path}/hydra",
+                f"paths.output_dir={tmp_path}/outputs",
+                f"paths.tracking_dir={tmp_path}",
+            ],
+        )
+        try:
+            entry_point()
+            status = 0
+        except SystemExit as exit:
+            status = exit.code
+        captured = capsys.readouterr()
+        errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+        return status, captured.err, errors
+
+    return run

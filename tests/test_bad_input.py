@@ -1,61 +1,18 @@
 """Bad input at every entry point: one clear ``error:`` line (file, line, expectation), a
 non-zero exit, and never an MLflow run marked FINISHED for work that failed.
 
-The console entry points run in-process (``main()`` with ``sys.argv`` set), exactly as the
-installed scripts call them.
+The console entry points run in-process (conftest's ``cli`` fixture), exactly as the installed
+scripts call them.
 """
 
 from __future__ import annotations
 
-import sys
-
 import pytest
-from conftest import compose_in
-from hydra.core.hydra_config import HydraConfig
 from mlflow import MlflowClient
 
 from rnnpipe.cli import evaluate, predict, train
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """A tiny trained sentiment model's best checkpoint (no MLflow)."""
-    tmp_path = tmp_path_factory.mktemp("trained")
-    cfg = compose_in(tmp_path, "logger=csv", "trainer.max_epochs=1", "model.hidden_size=8")
-    train.train(cfg)
-    HydraConfig.instance().cfg = None
-    [best] = (tmp_path / "run" / "checkpoints").glob("epoch*.ckpt")
-    return best
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    """``cli(train.main, "data.path=x")`` -> (exit status, stderr, stderr's ``error:`` lines)."""
-
-    def run(entry_point, *overrides: str) -> tuple[int, str, list[str]]:
-        monkeypatch.setattr(
-            sys,
-            "argv",
-            [
-                "rnnpipe",
-                *overrides,
-                f"hydra.run.dir={tmp_path}/hydra",
-                f"paths.output_dir={tmp_path}/outputs",
-                f"paths.tracking_dir={tmp_path}",
-            ],
-        )
-        try:
-            entry_point()
-            status = 0
-        except SystemExit as exit:
-            status = exit.code
-        captured = capsys.readouterr()
-        errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
-        return status, captured.err, errors
-
-    return run
 
 
 def finished_runs(tmp_path) -> list:

@@ -10,6 +10,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
+from omegaconf.errors import MissingMandatoryValue
 
 
 class RnnpipeError(Exception):
@@ -35,24 +36,45 @@ class DataFormatError(RnnpipeError, ValueError):
         super().__init__(message)
 
 
+def require_file(path: str | Path, expected: str = "an existing file") -> Path:
+    """``path`` as a Path, or a :class:`DataFormatError` saying what is there instead: a directory
+    given for a file is named as one, not reported as missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(
+            path, None, expected, "a directory" if path.is_dir() else "no such file"
+        )
+    return path
+
+
 @contextmanager
 def reported_in_one_line() -> Iterator[None]:
-    """Turn an :class:`RnnpipeError`, or a config value a class refuses (``ValueError`` or
-    ``TypeError`` while Hydra instantiates it), into ``error: <message>`` on stderr and exit 1.
+    """Turn an :class:`RnnpipeError`, a config value a class refuses (``ValueError`` or
+    ``TypeError`` while Hydra instantiates it), or a mandatory config value left ``???``, into
+    ``error: <message>`` on stderr and exit 1.
 
     In a Hydra multirun the error is re-raised instead, so Hydra records the job as failed and
     the sweep's other jobs still run.
     """
     try:
         yield
-    except (RnnpipeError, InstantiationException) as error:
+    except (RnnpipeError, InstantiationException, MissingMandatoryValue) as error:
         cause = error.__cause__
         if isinstance(error, InstantiationException) and not isinstance(
             cause, ValueError | TypeError
         ):
             raise
-        message = str(error) if isinstance(error, RnnpipeError) else f"invalid config: {cause}"
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {one_line_message(error)}", file=sys.stderr)
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
             raise
         raise SystemExit(1) from None
+
+
+def one_line_message(error: RnnpipeError | InstantiationException | MissingMandatoryValue) -> str:
+    """What the user reads: the error itself, the value a class refused, or the missing key."""
+    if isinstance(error, MissingMandatoryValue):  # a ``???`` in the config, never given
+        key = error.full_key
+        return f"{key}: expected a value (add {key}=... to the command), got none"
+    if isinstance(error, InstantiationException):
+        return f"invalid config: {error.__cause__}"
+    return str(error)

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rnnpipe.cli.train import score_with_classifier
 from rnnpipe.config import CONFIG_DIR
-from rnnpipe.errors import RnnpipeError, reported_in_one_line
+from rnnpipe.errors import reported_in_one_line, require_file
 from rnnpipe.tasks.registry import spec_of
 from rnnpipe.tasks.spec import TaskSpec
 from rnnpipe.tracking import artifacts, provenance
@@ -34,9 +34,7 @@ from rnnpipe.tracking.logger import failure_marks_run, make_logger, record
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     module = load_task_module(str(cfg.model_uri), tracking_uri=cfg.logger.get("tracking_uri"))
     spec = spec_of(module)
-    data_path = Path(cfg.data_path)
-    if not data_path.is_file():
-        raise RnnpipeError(f"{data_path}: expected a {spec.name} data file, got no such file")
+    data_path = require_file(cfg.data_path, f"a {spec.name} data file")
     arguments = saved_data_arguments(spec, module.data_config) | {"test_path": str(data_path)}
     datamodule = spec.datamodule_class(**arguments)
     datamodule.load_state_dict(module.preprocessing.state)

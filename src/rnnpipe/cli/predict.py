@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import hydra
 import pandas as pd
 from omegaconf import DictConfig
@@ -24,7 +26,9 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
         texts += [line for _, line in read_lines(cfg.input_path) if line.strip()]
     if not texts:
         raise RnnpipeError("nothing to predict: expected texts=[...] or input_path=<file>")
-    module = load_task_module(str(cfg.model_uri), tracking_uri=cfg.get("tracking_uri"))
+    if cfg.get("output_path"):
+        check_writable(Path(cfg.output_path))
+    module = load_task_module(str(cfg.model_uri), cfg.get("tracking_uri"), "tracking_uri")
     try:
         predictions = module.predict_texts(texts)
     except ValueError as error:
@@ -37,6 +41,18 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
         with pd.option_context("display.max_colwidth", 80, "display.width", 160):
             print(table.to_string(index=False))
     return table
+
+
+def check_writable(path: Path) -> None:
+    """Refuse an ``output_path`` that cannot be written before the model is loaded. A missing
+    folder is not created: it is more often a typo than a wish for a new directory tree."""
+    if path.is_dir():
+        raise RnnpipeError(f"output_path={path}: expected a file to write, got a directory")
+    if not path.parent.is_dir():
+        raise RnnpipeError(
+            f"output_path={path}: expected a file in an existing directory, "
+            f"got no directory {path.parent}"
+        )
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="predict")

@@ -158,8 +158,10 @@ def resolve_checkpoint(cfg: DictConfig) -> resume.SavedRun | None:
         saved = resume.newest_unfinished(cfg, runs, tracking_uri(cfg), cfg.resume.extend)
         print(f"resuming from {saved.checkpoint}")
         return saved
-    if not Path(requested).is_file():
-        raise RnnpipeError(f"ckpt_path={requested}: expected a checkpoint file, got no such file")
+    path = Path(requested)
+    if not path.is_file():
+        found = "a directory" if path.is_dir() else "no such file"
+        raise RnnpipeError(f"ckpt_path={requested}: expected a checkpoint file, got {found}")
     return resume.read_saved_run(requested)
 
 

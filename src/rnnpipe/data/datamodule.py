@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from rnnpipe.data.batching import LengthBuckets, ResumableShuffle, make_loader
 from rnnpipe.data.preprocessing import Preprocessing
-from rnnpipe.errors import DataFormatError
+from rnnpipe.errors import DataFormatError, RnnpipeError
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,6 @@ LENGTH_POLICIES = ("truncate", "strict")
 
 
 class TaskDataModule(L.LightningDataModule):
-    empty_split_hint = "check the data config"  # said when a loader is asked for an empty split
-
     def __init__(self) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)  # the subclass's constructor arguments
@@ -84,6 +82,13 @@ class TaskDataModule(L.LightningDataModule):
     def test_files(self, path: str) -> dict[str, Path]:
         """The files the test-only set-up reads for a test file ``path``."""
         return {"test": Path(path)}
+
+    def empty_split_message(self, split: str) -> str:
+        """What to change when ``split`` has no examples: by default the config key of its file,
+        for tasks whose splits are files (``data.test_path``)."""
+        key = f"{split}_path"
+        change = f"set data.{key}" if key in self.hparams else "check the data config"
+        return f"the {split} split is empty: {change}"
 
     def make_train_sampler(self, train: list[Any]) -> ResumableShuffle | LengthBuckets:
         return ResumableShuffle(len(train), self.hparams.seed, self.hparams.batch_size)
@@ -147,12 +152,15 @@ class TaskDataModule(L.LightningDataModule):
         self.splits = {
             split: self.prepare(split, items[split]) for split in SPLITS if split in items
         }
+        for split, examples in self.splits.items():  # now, before any run starts, not in fit
+            if not examples:
+                raise RnnpipeError(self.empty_split_message(split))
         self.train_sampler = self.make_train_sampler(self.splits["train"])
         self.warn_truncated()
 
     def loader(self, split: str) -> DataLoader:
-        if not self.splits.get(split):
-            raise RuntimeError(f"the {split} split is empty: {self.empty_split_hint}")
+        if not self.splits.get(split):  # a split the data config does not give
+            raise RnnpipeError(self.empty_split_message(split))
         batching: dict[str, Any] = {"batch_size": self.hparams.batch_size}
         if split == "train":
             batching |= self.train_batching(self.train_sampler)

@@ -75,8 +75,6 @@ class ReviewFileDataModule(TaskDataModule):
     prepares and collates. Its hyperparameters include ``path``, ``test_path``,
     ``val_fraction``, ``test_fraction`` and ``seed``."""
 
-    empty_split_hint = "check the split fractions"
-
     def read_splits(self) -> dict[str, list[Review]]:
         hp = self.hparams
         test_fraction = 0.0 if hp.test_path else hp.test_fraction
@@ -89,6 +87,19 @@ class ReviewFileDataModule(TaskDataModule):
         """The file a split's reviews come from."""
         test_file = self.hparams.test_path and (split == "test" or self.evaluating)
         return self.hparams.test_path if test_file else self.hparams.path
+
+    def empty_split_message(self, split: str) -> str:
+        """Too few reviews of each label for the split fractions: name the file and the
+        fractions to change."""
+        hp = self.hparams
+        fractions = f"data.val_fraction={hp.val_fraction}"
+        if not hp.test_path:
+            fractions += f", data.test_fraction={hp.test_fraction}"
+        change = f"raise data.{split}_fraction" if split != "train" else "lower the fractions"
+        return (
+            f"{hp.path}: expected enough reviews of each label to split them ({fractions}), "
+            f"got too few: the {split} split is empty; add reviews or {change}"
+        )
 
     def training_files(self) -> dict[str, Path]:
         files = {"reviews": Path(self.hparams.path)}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from rnnpipe.errors import DataFormatError
+from rnnpipe.errors import DataFormatError, require_file
 
 
 def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
@@ -17,9 +18,7 @@ def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     not UTF-8 raise a :class:`DataFormatError` naming the line, instead of a bare
     ``UnicodeDecodeError`` with a byte offset.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataFormatError(path, None, "an existing file", "no such file")
+    path = require_file(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as handle:
@@ -34,7 +33,7 @@ def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
                 if number == 1:
                     text = text.removeprefix("\ufeff")
                 yield number, text.rstrip("\r\n")
-    except (gzip.BadGzipFile, EOFError) as error:
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:  # a cut or damaged archive
         raise DataFormatError(path, None, "a complete gzip file", str(error)) from None
 
 

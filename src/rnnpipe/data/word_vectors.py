@@ -21,7 +21,7 @@ def read_word_vectors(path: str | Path, vocabulary: dict[str, int]) -> torch.Ten
     A vocabulary word takes the vector of the same word, else of its lowercase form; the rest
     (and ``<unk>``) are drawn from N(0, s^2), s the spread of the found vectors; ``<pad>`` is 0.
     A word2vec-style first line ``<count> <dim>`` is skipped. Lines whose dimension differs
-    from the first vector's raise :class:`DataFormatError`.
+    from the first vector's, or numbers that are not finite, raise :class:`DataFormatError`.
     """
     wanted = set(vocabulary) | {w.lower() for w in vocabulary}
     vectors: dict[str, list[float]] = {}
@@ -46,9 +46,11 @@ def read_word_vectors(path: str | Path, vocabulary: dict[str, int]) -> torch.Ten
         if fields[0] in wanted:
             try:
                 vectors[fields[0]] = [float(f) for f in fields[1:]]
+                if not all(map(math.isfinite, vectors[fields[0]])):
+                    raise ValueError("a nan or inf would reach every gradient")
             except ValueError:
                 raise DataFormatError(
-                    path, number, "numbers after the word", repr(line[:60])
+                    path, number, "finite numbers after the word", repr(line[:60])
                 ) from None
     if dim is None:
         raise DataFormatError(path, None, "at least one word vector", "none")

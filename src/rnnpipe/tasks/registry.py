@@ -11,12 +11,13 @@ so a fresh process (``mlflow models serve``) and packages outside rnnpipe find i
 
 from __future__ import annotations
 
+import zipfile
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import torch
 
-from rnnpipe.errors import RnnpipeError
+from rnnpipe.errors import RnnpipeError, require_file
 from rnnpipe.tasks.spec import TaskSpec
 from rnnpipe.training.module import CHECKPOINT_KEY, TaskModule
 
@@ -78,6 +79,44 @@ def checkpoint_spec(path: Path, saved: dict) -> TaskSpec:
     )
 
 
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive (since PyTorch 1.6)
+WEIGHTS_ONLY_REFUSAL = "WeightsUnpickler error:"  # how torch says which object it will not load
+
+
+def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict:
+    """The saved dict of a Lightning checkpoint, read with ``weights_only=True`` (it cannot run
+    code). A file torch cannot read is named with what it is (empty, truncated, not a checkpoint)
+    instead of torch's internal message (``EOFError``, ``101``, a zip reader error)."""
+    path = require_file(path, "a checkpoint file")
+    try:
+        saved = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises several types for a file that is not a checkpoint
+        raise RnnpipeError(
+            f"{path}: expected a Lightning checkpoint, got {unreadable_checkpoint(path, error)}"
+        ) from None
+    if not isinstance(saved, dict):
+        raise RnnpipeError(
+            f"{path}: expected a Lightning checkpoint, got a saved {type(saved).__name__}"
+        )
+    return saved
+
+
+def unreadable_checkpoint(path: Path, error: Exception) -> str:
+    """What a file that ``torch.load`` refused is, judged from its bytes."""
+    with open(path, "rb") as handle:
+        head = handle.read(len(ZIP_MAGIC))
+    if not head:
+        return "an empty file"
+    if not ZIP_MAGIC.startswith(head):
+        return "a file that is not a PyTorch checkpoint"
+    if not zipfile.is_zipfile(path):
+        return "a truncated file (the end of the zip archive is missing)"
+    # a complete archive torch refuses: its multi-line message names the reason on one line
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [repr(error)]
+    reason = next((line for line in lines if line.startswith(WEIGHTS_ONLY_REFUSAL)), lines[0])
+    return f"one torch refuses to load ({reason.removeprefix(WEIGHTS_ONLY_REFUSAL).strip()})"
+
+
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> TaskModule:
     """Rebuild the task module saved in a Lightning checkpoint, ready to predict (eval mode).
 
@@ -85,12 +124,7 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> TaskModule:
     ``weights_only=True``: a checkpoint cannot run code when it is loaded.
     """
     path = Path(path)
-    if not path.is_file():
-        raise RnnpipeError(f"{path}: expected a checkpoint file, got no such file")
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # torch raises several types for a file that is not a checkpoint
-        raise RnnpipeError(f"{path}: expected a Lightning checkpoint, got {error}") from None
+    checkpoint = read_checkpoint(path, map_location)
     if not isinstance(checkpoint.get(CHECKPOINT_KEY), dict):
         raise RnnpipeError(
             f"{path}: expected an rnnpipe checkpoint, got one without {CHECKPOINT_KEY!r}"

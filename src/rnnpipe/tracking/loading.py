@@ -14,18 +14,22 @@ from rnnpipe.tracking.logger import check_reachable
 from rnnpipe.training.module import TaskModule
 
 
-def load_task_module(reference: str, tracking_uri: str | None = None) -> TaskModule:
+def load_task_module(
+    reference: str, tracking_uri: str | None = None, tracking_key: str = "logger.tracking_uri"
+) -> TaskModule:
     """A task module from a checkpoint path or an MLflow model URI (``models:/rnnpipe-ner/1``,
-    ``runs:/<run id>/model``, ``models:/rnnpipe-sentiment@champion``), in eval mode."""
+    ``runs:/<run id>/model``, ``models:/rnnpipe-sentiment@champion``), in eval mode.
+    ``tracking_key`` is the config key of ``tracking_uri``, for the hint when it is unreachable."""
     if Path(reference).is_file():
         return load_checkpoint(reference)
     if ":/" not in reference:
+        found = "a directory" if Path(reference).is_dir() else "neither"
         raise RnnpipeError(
             f"{reference}: expected a checkpoint file or an MLflow model URI "
-            "(models:/<name>/<version>, runs:/<run id>/model), got neither"
+            f"(models:/<name>/<version>, runs:/<run id>/model), got {found}"
         )
     if tracking_uri:
-        check_reachable(tracking_uri)
+        check_reachable(tracking_uri, tracking_key)
         mlflow.set_tracking_uri(tracking_uri)
     with tempfile.TemporaryDirectory() as tmp:
         try:

@@ -85,8 +85,11 @@ class ResilientMLFlowLogger(MLFlowLogger):
         )
 
 
-def check_reachable(tracking_uri: str, timeout: float = 5.0) -> None:
-    """Fail within seconds, naming the URI, when a tracking server does not answer.
+def check_reachable(
+    tracking_uri: str, key: str = "logger.tracking_uri", timeout: float = 5.0
+) -> None:
+    """Fail within seconds, naming the URI and the config ``key`` that sets it (each command
+    names it its own way), when a tracking server does not answer.
 
     (MLflow's own client retries for minutes before it gives up.) Local stores need no check.
     """
@@ -99,7 +102,7 @@ def check_reachable(tracking_uri: str, timeout: float = 5.0) -> None:
         reason = getattr(error, "reason", error)
         raise RnnpipeError(
             f"MLflow tracking server {tracking_uri} is unreachable ({reason}); start it with "
-            "`make server` or choose another logger.tracking_uri"
+            f"`make server` or choose another {key}"
         ) from None
 
 

@@ -14,12 +14,11 @@ A checkpoint carries the resolved config of the run that wrote it. ``ckpt_path=<
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from mlflow import MlflowClient
@@ -27,6 +26,7 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from rnnpipe.errors import RnnpipeError
+from rnnpipe.tasks.registry import read_checkpoint
 from rnnpipe.tracking.provenance import flatten
 from rnnpipe.training.module import CHECKPOINT_KEY
 
@@ -53,14 +53,9 @@ class SavedRun:
 
 
 def read_saved_run(checkpoint: str | Path) -> SavedRun:
-    path = Path(checkpoint)
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as error:  # torch raises several types for a file that is not a checkpoint
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise RnnpipeError(f"{path}: expected a Lightning checkpoint, got {reason}") from None
-    entry = saved.get(CHECKPOINT_KEY, {}) if isinstance(saved, Mapping) else {}
-    return SavedRun(path, entry.get("tracking_run_id"), entry.get("config"))
+    saved = read_checkpoint(checkpoint)
+    entry = saved.get(CHECKPOINT_KEY, {})
+    return SavedRun(Path(checkpoint), entry.get("tracking_run_id"), entry.get("config"))
 
 
 def command_line_keys() -> list[str]:

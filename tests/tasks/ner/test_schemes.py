@@ -65,7 +65,9 @@ def test_conversion_from_iob1_keeps_every_chunk():
 def test_detect_scheme():
     assert detect_scheme([["B-PER", "I-PER", "O"], ["B-LOC"]]) == "IOB2"
     assert detect_scheme([["O", "O"], ["I-PER", "I-PER"]]) == "IOB1"
-    assert detect_scheme([["B-PER", "I-LOC"]]) == "IOB1"  # I-LOC begins a LOC chunk
+    # I-LOC begins a LOC chunk (breaks IOB2), B-PER follows no PER (breaks IOB1): a tie is IOB2
+    assert detect_scheme([["B-PER", "I-LOC"]]) == "IOB2"
+    assert detect_scheme([["B-PER", "I-LOC", "O", "I-PER"]]) == "IOB1"  # 1 IOB1 break, 2 IOB2
     assert detect_scheme([["O"]]) == "IOB2"
 
 

@@ -18,10 +18,10 @@ from rnnpipe.data.text_file import read_lines
 from rnnpipe.errors import DataFormatError
 from rnnpipe.tasks.ner.schemes import (
     INPUT_SCHEMES,
-    breaks_scheme,
     convert,
     detect_scheme,
     is_valid_tag,
+    scheme_breaks,
     split_tag,
 )
 
@@ -36,6 +36,7 @@ class Sentence:
     words: tuple[str, ...]
     tags: tuple[str, ...]
     lines: tuple[int, ...]  # the source line of each token, for errors and reports
+    written_tags: tuple[str, ...] = ()  # as in the file, when ``tags`` are converted from them
 
 
 def read_conll(path: str | Path) -> list[Sentence]:
@@ -105,31 +106,36 @@ def read_tagged_file(
     scheme = detect_scheme(s.tags for s in sentences) if input_scheme == "auto" else input_scheme
     repaired = 0
     for sentence in sentences:
-        for previous, tag, line in zip(
-            ("O", *sentence.tags), sentence.tags, sentence.lines, strict=False
-        ):
-            if breaks_scheme(previous, tag, scheme):
-                if not repair_tags:
-                    raise DataFormatError(
-                        path,
-                        line,
-                        f"an {scheme} tag sequence",
-                        f"{tag!r} after {previous!r} (set data.repair_tags=true to read it "
-                        "as conlleval does)",
-                    )
-                repaired += 1
+        for position in scheme_breaks(sentence.tags, scheme):
+            if not repair_tags:
+                previous = sentence.tags[position - 1] if position else "O"
+                raise DataFormatError(
+                    path,
+                    sentence.lines[position],
+                    f"an {scheme} tag sequence",
+                    f"{sentence.tags[position]!r} after {previous!r} (set data.repair_tags=true "
+                    "to read it as conlleval does)",
+                )
+            repaired += 1
     if repaired:
         log.warning("%s: %d tags break %s; read as conlleval reads them", path, repaired, scheme)
-    return [replace(s, tags=tuple(convert(s.tags, tag_scheme))) for s in sentences]
+    return [
+        replace(s, tags=tuple(convert(s.tags, tag_scheme)), written_tags=s.tags) for s in sentences
+    ]
 
 
 def check_labels(path: str | Path, sentences: Sequence[Sentence], labels: Sequence[str]) -> None:
-    """Every tag must be one the model was trained with: an unknown type names its line."""
+    """Every tag must be one the model was trained with: an unknown type names its line and
+    quotes the tag as the file writes it (``B-FOO``, not its converted ``S-FOO``)."""
     known = set(labels)
     for sentence in sentences:
-        for tag, line in zip(sentence.tags, sentence.lines, strict=True):
+        for position, tag in enumerate(sentence.tags):
             if tag not in known:
                 types = sorted({split_tag(label)[1] for label in labels} - {""})
+                written = (sentence.written_tags or sentence.tags)[position]
                 raise DataFormatError(
-                    path, line, f"an entity type seen in training {types}", repr(tag)
+                    path,
+                    sentence.lines[position],
+                    f"an entity type seen in training {types}",
+                    repr(written),
                 )

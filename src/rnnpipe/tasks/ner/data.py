@@ -29,8 +29,6 @@ class NerDataModule(TaskDataModule):
     ``gold`` tag strings for reports.
     """
 
-    empty_split_hint = "set data.test_path"
-
     def __init__(
         self,
         train_path: str,

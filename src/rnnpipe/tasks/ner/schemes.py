@@ -120,15 +120,24 @@ def breaks_scheme(previous: str, tag: str, scheme: str) -> bool:
     raise ValueError(f"input scheme must be one of {INPUT_SCHEMES}, got {scheme!r}")
 
 
+def scheme_breaks(tags: Sequence[str], scheme: str) -> list[int]:
+    """The positions in one sentence of the tags that break ``scheme`` (IOB1 or IOB2)."""
+    previous = (OUTSIDE, *tags[:-1])
+    return [
+        i for i, pair in enumerate(zip(previous, tags, strict=True)) if breaks_scheme(*pair, scheme)
+    ]
+
+
 def detect_scheme(sentences: Iterable[Sequence[str]]) -> str:
-    """IOB1 when some chunk begins with ``I-`` (IOB2 never does that), else IOB2."""
-    for tags in sentences:
-        previous = OUTSIDE
-        for tag in tags:
-            if split_tag(tag)[0] == "I" and chunk_starts(previous, tag):
-                return "IOB1"
-            previous = tag
-    return "IOB2"
+    """The input scheme the file breaks less often; IOB2 when they tie (or nothing breaks).
+
+    Each scheme forbids what marks the other: a chunk begun by ``I-`` (IOB1 only) breaks IOB2,
+    ``B-X`` after anything but X (IOB2 only) breaks IOB1. Counting both, a stray ``I-`` in an
+    IOB2 file is the one error reported, not every valid ``B-`` before it.
+    """
+    sentences = list(sentences)
+    breaks = {s: sum(len(scheme_breaks(tags, s)) for tags in sentences) for s in INPUT_SCHEMES}
+    return "IOB1" if breaks["IOB1"] < breaks["IOB2"] else "IOB2"
 
 
 def scheme_labels(types: Iterable[str], scheme: str) -> list[str]:
