@@ -37,6 +37,9 @@ train-generation: $(STAMP) ## one-to-many: generate reviews for a sentiment labe
 train-adding: $(STAMP) ## the adding problem (generated, T=150): an IRNN carries a number across 150 steps
 	$(BIN)/rnnpipe-train experiment=adding $(ARGS)
 
+train-copy-memory: $(STAMP) ## the copy-memory task (generated): keep 10 symbols across a delay of 100 steps
+	$(BIN)/rnnpipe-train experiment=copy_memory $(ARGS)
+
 sweep: $(STAMP) ## Hydra multirun, hidden size x nonlinearity: one MLflow run per job, one sweep id
 	$(BIN)/rnnpipe-train --multirun experiment=sentiment model.hidden_size=64,128 model.nonlinearity=tanh,relu $(ARGS)
 

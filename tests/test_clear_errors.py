@@ -49,11 +49,15 @@ def test_a_reviews_file_too_small_to_split(cli, tmp_path, write_reviews):
     assert mlflow_runs(tmp_path) == []  # refused at set-up, before any run started
 
 
-def test_a_split_the_ner_config_does_not_give_names_its_key():
+def test_a_split_the_ner_config_does_not_give_names_its_key(cli, tmp_path):
     datamodule = build_datamodule("ner", "data.test_path=null")
     datamodule.setup("fit")
     with pytest.raises(RnnpipeError, match="^the test split is empty: set data.test_path$"):
         datamodule.test_dataloader()
+    # rnnpipe-train asks for the splits it will use before it trains or starts a run
+    error = one_error(cli(train.main, "experiment=ner", "data.test_path=null"))
+    assert error == "error: the test split is empty: set data.test_path"
+    assert mlflow_runs(tmp_path) == []
 
 
 # 2. a directory where a file is expected -------------------------------------------------------

@@ -39,6 +39,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule = spec.datamodule_class(**arguments)
     datamodule.load_state_dict(module.preprocessing.state)
     datamodule.setup("test")
+    datamodule.require_splits("test")
 
     logger = make_logger(cfg.get("logger"), experiment_name=spec.name)
     trainer = instantiate(cfg.trainer, logger=logger or False)

@@ -50,6 +50,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     datamodule = instantiate(cfg.data)
     check_class("data", datamodule, spec.datamodule_class, spec)
     datamodule.setup("fit")
+    datamodule.require_splits("train", "val", *(["test"] if cfg.get("test") else []))
     model = instantiate(
         cfg.model,
         **datamodule.model_kwargs(),

@@ -152,11 +152,16 @@ class TaskDataModule(L.LightningDataModule):
         self.splits = {
             split: self.prepare(split, items[split]) for split in SPLITS if split in items
         }
-        for split, examples in self.splits.items():  # now, before any run starts, not in fit
-            if not examples:
-                raise RnnpipeError(self.empty_split_message(split))
         self.train_sampler = self.make_train_sampler(self.splits["train"])
         self.warn_truncated()
+
+    def require_splits(self, *splits: str) -> None:
+        """Refuse, in one line saying what to change, a split a run needs that has no examples.
+        The entry points call it after set-up, before an MLflow run starts: a run that cannot
+        train leaves no FAILED run behind."""
+        for split in splits:
+            if not self.splits.get(split):
+                raise RnnpipeError(self.empty_split_message(split))
 
     def loader(self, split: str) -> DataLoader:
         if not self.splits.get(split):  # a split the data config does not give

@@ -9,20 +9,16 @@ and its target is the sum of the two marked values. To get it right the network 
 first marked value for up to T steps. Predicting the mean, 1, scores the trivial MSE
 Var(u_a + u_b) = 2/12 = 1/6; a network that cannot remember stays there.
 
-Data is generated from ``seed`` (each split its own generator), so nothing is read or downloaded.
+Data is generated from ``seed`` (:class:`GeneratedDataModule`): nothing is read or downloaded.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import torch
 from torch import Tensor
 
-from rnnpipe.data.datamodule import TaskDataModule
+from rnnpipe.data.generated import GeneratedDataModule
 
-SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2}  # each split draws from its own seeded stream
 TRIVIAL_MSE = 1.0 / 6.0  # always predicting 1: the variance of a sum of two uniforms
 
 
@@ -42,7 +38,7 @@ def adding_examples(count: int, steps: int, seed: int) -> tuple[Tensor, Tensor]:
     return torch.stack((values, marker), dim=-1), (values * marker).sum(dim=1)
 
 
-class AddingDataModule(TaskDataModule):
+class AddingDataModule(GeneratedDataModule):
     """Generated train/val/test sets of ``*_size`` sequences of ``steps`` steps.
 
     Batches are dicts: ``x (B, T, 2)``, ``y (B,)``.
@@ -60,24 +56,10 @@ class AddingDataModule(TaskDataModule):
     ):
         super().__init__()
 
-    def read_splits(self) -> dict[str, list[tuple[Tensor, Tensor]]]:
-        hp = self.hparams
-        splits = {}
-        for split, stream in SPLIT_STREAMS.items():
-            count = hp[f"{split}_size"]
-            x, y = adding_examples(count, hp.steps, seed=hp.seed * len(SPLIT_STREAMS) + stream)
-            splits[split] = list(zip(x, y, strict=True))
-        return splits
-
-    def fit(self, train: list[tuple[Tensor, Tensor]]) -> dict[str, Any]:
-        return {"steps": self.hparams.steps}  # nothing to fit: the inputs are numbers
+    def generate(self, count: int, seed: int) -> list[tuple[Tensor, Tensor]]:
+        x, y = adding_examples(count, self.hparams.steps, seed)
+        return list(zip(x, y, strict=True))
 
     def collate(self, examples: list[tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
         x, y = zip(*examples, strict=True)
         return {"x": torch.stack(x), "y": torch.stack(y)}
-
-    def model_kwargs(self) -> dict[str, Any]:
-        return {}
-
-    def training_files(self) -> dict[str, Path]:
-        return {}  # generated from the seed
