@@ -2,7 +2,9 @@
 
 A run becomes a row when it was started with ``results_row=<label>`` (training or evaluation);
 the newest finished run of each label wins. ``make results`` prints the table and rewrites it
-in README.md between the ``results:begin``/``results:end`` markers.
+in README.md between the ``results:begin``/``results:end`` markers. A label ``<section>: ...``
+belongs instead to the README's ``results:<section>:begin``/``end`` block, which
+``make results ARGS="--section <section>"`` rewrites (the memory tasks' table is one).
 """
 
 from __future__ import annotations
@@ -20,6 +22,25 @@ from rnnpipe.tasks.registry import task_specs
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 COLUMNS = ("Result", "Data", "Evaluated on", "Metrics", "Training time", "Hardware", "Command",
            "MLflow run")  # fmt: skip
+
+
+def markers(section: str | None) -> tuple[str, str]:
+    """The README markers around a section's table (the main one for None)."""
+    if section is None:
+        return BEGIN, END
+    return f"<!-- results:{section}:begin -->", f"<!-- results:{section}:end -->"
+
+
+def sections_in(text: str) -> list[str]:
+    return re.findall(r"<!-- results:([\w-]+):begin -->", text)
+
+
+def in_section(label: str, section: str | None, sections: list[str]) -> bool:
+    """``label`` belongs to ``section``: it starts with ``<section>:``; the main table takes the
+    labels of no section in ``sections``."""
+    if section is not None:
+        return label.startswith(f"{section}:")
+    return not any(label.startswith(f"{name}:") for name in sections)
 
 
 def results_runs(client: MlflowClient) -> list[Run]:
@@ -81,11 +102,15 @@ def metrics_cell(run: Run) -> str:
     return "<br>".join(f"{name} {metrics[name]:.4f}" for name in shown)
 
 
-def rows(client: MlflowClient) -> list[tuple[str, ...]]:
+def rows(
+    client: MlflowClient, section: str | None = None, sections: list[str] | None = None
+) -> list[tuple[str, ...]]:
     """One row per results run: label, data, test set, metrics, time, hardware, command, run."""
     table = []
     for run in results_runs(client):
         tags = run.data.tags
+        if not in_section(tags["rnnpipe.results_row"], section, sections or []):
+            continue
         # a resumed run logs each leg's fit time: the run trained for their sum
         legs = client.get_metric_history(run.info.run_id, "time/fit_seconds")
         seconds = sum(leg.value for leg in legs)
@@ -109,12 +134,13 @@ def markdown(table: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def rewrite_readme(readme: Path, table_markdown: str) -> None:
+def rewrite_readme(readme: Path, table_markdown: str, section: str | None = None) -> None:
     text = readme.read_text()
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
+    begin, end = markers(section)
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(text):
-        raise SystemExit(f"{readme}: expected the markers {BEGIN} ... {END}, found none")
-    readme.write_text(pattern.sub(f"{BEGIN}\n{table_markdown}\n{END}", text))
+        raise SystemExit(f"{readme}: expected the markers {begin} ... {end}, found none")
+    readme.write_text(pattern.sub(lambda _: f"{begin}\n{table_markdown}\n{end}", text))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -122,11 +148,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tracking-uri", default=f"sqlite:///{PROJECT_ROOT}/mlflow.db")
     parser.add_argument("--readme", type=Path, default=PROJECT_ROOT / "README.md")
     parser.add_argument("--print-only", action="store_true", help="do not rewrite the README")
+    parser.add_argument("--section", help="the table of the labels '<section>: ...' instead")
     args = parser.parse_args(argv)
-    table = markdown(rows(MlflowClient(args.tracking_uri)))
+    sections = sections_in(args.readme.read_text()) if args.readme.is_file() else []
+    table = markdown(rows(MlflowClient(args.tracking_uri), args.section, sections))
     print(table)
     if not args.print_only:
-        rewrite_readme(args.readme, table)
+        rewrite_readme(args.readme, table, args.section)
         print(f"\nrewrote the results table in {args.readme}")
 
 

@@ -64,12 +64,8 @@ def autograd_layer(
             if kept_states is not None and direction == 0 and h_t.requires_grad:
                 h_t.retain_grad()
                 kept_states.append(h_t)
-            if active < batch:  # finished sequences output zeros and keep their last state
-                steps.append(F.pad(h_t, (0, 0, 0, batch - active)))
-                h = torch.cat((h_t, h[active:]))
-            else:
-                steps.append(h_t)
-                h = h_t
+            steps.append(padded(h_t, batch))
+            h = carried(h_t, h, active)
         output = torch.stack(steps)
         outputs.append(output if direction == 0 else packing.reverse(output))
         finals.append(h)
@@ -220,6 +216,17 @@ class ManualBPTT(torch.autograd.Function):
                 grad_x_d = grad_x_d if d == 0 else packing.reverse(grad_x_d)
                 grad_x = grad_x_d if grad_x is None else grad_x.add_(grad_x_d)
         return grad_x, grad_h0, None, None, *grad_weights
+
+
+def padded(h_t: Tensor, batch: int) -> Tensor:
+    """A step's output for the whole batch: zeros in the rows of sequences that have ended."""
+    return h_t if h_t.shape[0] == batch else F.pad(h_t, (0, 0, 0, batch - h_t.shape[0]))
+
+
+def carried(new: Tensor, old: Tensor, active: int) -> Tensor:
+    """The state after a step that ran the first ``active`` rows: theirs is new, the ended
+    sequences keep their last one."""
+    return new if active == old.shape[0] else torch.cat((new, old[active:]))
 
 
 def running(step: Tensor, active: int) -> Tensor:

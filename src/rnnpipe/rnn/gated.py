@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnpipe.rnn.bptt import running
+from rnnpipe.rnn.bptt import carried, padded, running
 from rnnpipe.rnn.layer import RecurrentLayer, State, Weights
 from rnnpipe.rnn.packing import Packing
 
@@ -88,29 +88,13 @@ class GatedRNN(RecurrentLayer):
                 if keep and direction == 0 and h_t.requires_grad:
                     h_t.retain_grad()
                     self._kept_states.append(h_t)
-                if active < batch:  # finished sequences output zeros and keep their last state
-                    steps.append(F.pad(h_t, (0, 0, 0, batch - active)))
-                    state = tuple(
-                        torch.cat((n, s[active:])) for n, s in zip(new, state, strict=True)
-                    )
-                else:
-                    steps.append(h_t)
-                    state = new
+                steps.append(padded(h_t, batch))
+                state = tuple(carried(n, s, active) for n, s in zip(new, state, strict=True))
             output = torch.stack(steps)
             outputs.append(output if direction == 0 else packing.reverse(output))
             finals.append(state)
         final = tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
         return torch.cat(outputs, dim=-1), final
-
-    def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
-        if not self.bias:
-            text += ", bias=False"
-        if self.dropout:
-            text += f", dropout={self.dropout}"
-        if self.bidirectional:
-            text += ", bidirectional=True"
-        return text
 
 
 class GRU(GatedRNN):

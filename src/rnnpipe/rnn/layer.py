@@ -104,6 +104,21 @@ class RecurrentLayer(nn.Module):
             for w_ih, w_hh, b_ih, b_hh in self._weight_names[layer]
         ]
 
+    def cell_repr(self) -> str:
+        """What the cell adds to the module's repr (the vanilla RNN's nonlinearity, ...)."""
+        return ""
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
+        text += self.cell_repr()
+        if not self.bias:
+            text += ", bias=False"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        return text
+
     def run_layer(
         self, layer: int, x: Tensor, state0: State | None, packing: Packing, keep: bool
     ) -> tuple[Tensor, State]:

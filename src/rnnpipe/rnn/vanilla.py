@@ -125,15 +125,6 @@ class VanillaRNN(RecurrentLayer):
             output, h_n = ENGINES[self.bptt](*arguments)
         return output, (h_n,)
 
-    def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
-        text += f", nonlinearity={self.nonlinearity!r}, bptt={self.bptt!r}"
-        if self.init != "default":
-            text += f", init={self.init!r}"
-        if not self.bias:
-            text += ", bias=False"
-        if self.dropout:
-            text += f", dropout={self.dropout}"
-        if self.bidirectional:
-            text += ", bidirectional=True"
-        return text
+    def cell_repr(self) -> str:
+        text = f", nonlinearity={self.nonlinearity!r}, bptt={self.bptt!r}"
+        return text + (f", init={self.init!r}" if self.init != "default" else "")
