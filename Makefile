@@ -44,7 +44,7 @@ sweep: $(STAMP) ## Hydra multirun, hidden size x nonlinearity: one MLflow run pe
 	$(BIN)/rnnpipe-train --multirun experiment=sentiment model.hidden_size=64,128 model.nonlinearity=tanh,relu $(ARGS)
 
 TASK ?= sentiment
-tune: $(STAMP) ## Optuna search for TASK=sentiment|ner|translation|generation (resumable, pruned)
+tune: $(STAMP) ## Optuna search for TASK=<task> over conf/hparams_search/<task>_optuna.yaml (resumable, pruned)
 	$(BIN)/rnnpipe-tune experiment=$(TASK) hparams_search=$(TASK)_optuna $(ARGS)
 
 data: $(STAMP) ## download Multi30k (verified), check CoNLL-2003 / reviews placed by hand (data/raw/)
