@@ -3,6 +3,7 @@ starts training on the store; a run whose heartbeat is fresh is left RUNNING."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -34,7 +35,7 @@ def test_a_run_killed_with_sigkill_is_failed_at_the_next_training_start(compose_
     dead = runs_by_name(tmp_path)["killed"]
     assert dead.info.status == "RUNNING"  # what SIGKILL leaves behind without the sweep
 
-    # every process start-up outlasts a second: the killed run's heartbeat is older by now
+    time.sleep(2)  # the killed run's last heartbeat is now older than the 1 s this test allows
     train(compose_config(*TINY, "logger.stale_after_seconds=1", "run_name=next"))
 
     runs = runs_by_name(tmp_path)

@@ -81,9 +81,9 @@ def test_outputs_states_and_gradients_match_the_builtin(cell, config, with_lengt
 @pytest.mark.parametrize("cell", [GRU, LSTM])
 def test_gradcheck_in_float64(cell):
     torch.manual_seed(1)
-    rnn = cell(3, 4, num_layers=2, bidirectional=True).double()
-    x = torch.randn(3, 5, 3, dtype=torch.float64, requires_grad=True)
-    lengths = torch.tensor([5, 2, 4])
+    rnn = cell(2, 3, num_layers=2, bidirectional=True).double()
+    x = torch.randn(3, 4, 2, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([4, 1, 3])
 
     def outputs(x, *parameters):
         names = [name for name, _ in rnn.named_parameters()]
