@@ -1,6 +1,6 @@
 """Gated baselines beside the vanilla RNN, written by hand the same way: the GRU and the LSTM.
 
-Both are drop-ins for PyTorch's ``nn.GRU`` / ``nn.LSTM(batch_first=True)``: the same
+Both are drop-ins for PyTorch's built-in GRU and LSTM (``batch_first=True``): the same
 constructor arguments, parameter names and gate order (so a state_dict loads either way), the
 same outputs, and the same variable-length behaviour as packing (see :class:`RecurrentLayer`).
 Their backward is autograd's over the step loop below; the hand-written BPTT engine is the
@@ -98,7 +98,7 @@ class GatedRNN(RecurrentLayer):
 
 
 class GRU(GatedRNN):
-    """A multi-layer gated recurrent unit, ``nn.GRU(batch_first=True)``'s contract."""
+    """A multi-layer gated recurrent unit, with the built-in GRU's contract."""
 
     cell = "GRU"
     gates = 3
@@ -114,7 +114,7 @@ class GRU(GatedRNN):
 
 
 class LSTM(GatedRNN):
-    """A multi-layer long short-term memory, ``nn.LSTM(batch_first=True)``'s contract: its state
+    """A multi-layer long short-term memory, with the built-in LSTM's contract: its state
     is ``(h, c)``, given as ``h0=(h0, c0)`` and returned as ``(h_n, c_n)``."""
 
     cell = "LSTM"

@@ -1,6 +1,6 @@
-"""What every recurrent module here shares: the nn.RNN-family constructor, parameters named and
-initialised as PyTorch's, input checks, variable lengths as packing does them, stacked layers
-with dropout between them, and the gradient-through-time diagnostic.
+"""What every recurrent module here shares: the constructor of PyTorch's built-in RNN family,
+parameters named and initialised as PyTorch's, input checks, variable lengths as packing does
+them, stacked layers with dropout between them, and the gradient-through-time diagnostic.
 
 A subclass says how many gate blocks its weights hold (``gates``: 1 for the Elman RNN, 3 for
 the GRU, 4 for the LSTM) and how one layer runs (:meth:`run_layer`). The state is one tensor
