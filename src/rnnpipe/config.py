@@ -6,11 +6,18 @@ The project root is the folder holding ``conf/`` (the package is installed edita
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = PROJECT_ROOT / "conf"
 
 OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
+
+
+def override_keys(overrides: Sequence[str]) -> list[str]:
+    """The config key (or group) each override sets: ``+model.x=1`` -> ``model.x``."""
+    return [o.key_or_group for o in OverridesParser.create().parse_overrides(list(overrides))]

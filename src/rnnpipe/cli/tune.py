@@ -29,13 +29,12 @@ import lightning as L
 import numpy as np
 import optuna
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from rnnpipe.cli.train import train
-from rnnpipe.config import CONFIG_DIR
+from rnnpipe.config import CONFIG_DIR, override_keys
 from rnnpipe.errors import RnnpipeError, reported_in_one_line
 
 SEARCH_KEY = "hparams_search"
@@ -72,11 +71,6 @@ def as_override(key: str, value: Any) -> str:
         text = f"{value:.12g}"  # 0.30000000000000004 (a float step) -> 0.3
         return f"{key}={text}.0" if text.lstrip("-").isdigit() else f"{key}={text}"
     return f"{key}={value}"
-
-
-def override_keys(overrides: Sequence[str]) -> list[str]:
-    """The config key (or group) each override sets: ``+model.x=1`` -> ``model.x``."""
-    return [o.key_or_group for o in OverridesParser.create().parse_overrides(list(overrides))]
 
 
 def train_overrides(overrides: Sequence[str]) -> list[str]:

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from rnnpipe.config import override_keys
 from rnnpipe.errors import RnnpipeError
 from rnnpipe.tasks.registry import read_checkpoint
 from rnnpipe.tracking.provenance import flatten
@@ -62,8 +62,7 @@ def command_line_keys() -> list[str]:
     """The config keys this process's command line sets (``+a.b=1`` -> ``a.b``)."""
     if not HydraConfig.initialized():
         return []
-    overrides = list(HydraConfig.get().overrides.task)
-    return [o.key_or_group for o in OverridesParser.create().parse_overrides(overrides)]
+    return override_keys(HydraConfig.get().overrides.task)
 
 
 def within(key: str, prefixes: Iterable[str]) -> bool:
