@@ -18,6 +18,15 @@ CONFIG_DIR = PROJECT_ROOT / "conf"
 OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
 
 
+def bptt_for_cell(cell: str) -> str:
+    """The engine a cell trains with unless told otherwise: the hand-written BPTT is the
+    vanilla RNN's; the gated cells run on autograd."""
+    return "manual" if cell == "vanilla" else "autograd"
+
+
+OmegaConf.register_new_resolver("bptt_for_cell", bptt_for_cell, replace=True)
+
+
 def override_keys(overrides: Sequence[str]) -> list[str]:
     """The config key (or group) each override sets: ``+model.x=1`` -> ``model.x``."""
     return [o.key_or_group for o in OverridesParser.create().parse_overrides(list(overrides))]

@@ -127,6 +127,14 @@ class RecurrentLayer(nn.Module):
         record the forward direction's h_t for :meth:`gradient_norms_through_time`."""
         raise NotImplementedError
 
+    def zero_state(self, batch: int, like: Tensor) -> Tensor | State:
+        """h_0 = 0 ``(L*D, B, H)`` (the LSTM's ``(h_0, c_0)``), on ``like``'s device and dtype."""
+        zeros = [
+            like.new_zeros(self.num_layers * self.num_directions, batch, self.hidden_size)
+            for _ in range(self.state_size)
+        ]
+        return zeros[0] if self.state_size == 1 else tuple(zeros)
+
     def forward(
         self, x: Tensor, h0: Tensor | State | None = None, lengths: Tensor | None = None
     ) -> tuple[Tensor, Tensor | State]:

@@ -11,6 +11,7 @@ so a fresh process (``mlflow models serve``) and packages outside rnnpipe find i
 
 from __future__ import annotations
 
+import inspect
 import zipfile
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -117,6 +118,22 @@ def unreadable_checkpoint(path: Path, error: Exception) -> str:
     return f"one torch refuses to load ({reason.removeprefix(WEIGHTS_ONLY_REFUSAL).strip()})"
 
 
+# Hyperparameters added after checkpoints were first saved, with the value that rebuilds the
+# model an older checkpoint was trained as: it predates the choice, so it holds a vanilla RNN
+# with PyTorch's initialisation.
+ADDED_LATER = {"cell": "vanilla", "init": "default"}
+
+
+def added_later(spec: TaskSpec, hyperparameters: dict) -> dict:
+    """The :data:`ADDED_LATER` arguments the task's module takes but the checkpoint lacks."""
+    takes = inspect.signature(spec.module_class.__init__).parameters
+    return {
+        key: value
+        for key, value in ADDED_LATER.items()
+        if key in takes and key not in hyperparameters
+    }
+
+
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> TaskModule:
     """Rebuild the task module saved in a Lightning checkpoint, ready to predict (eval mode).
 
@@ -132,7 +149,10 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> TaskModule:
     spec = checkpoint_spec(path, checkpoint[CHECKPOINT_KEY])
     try:
         module = spec.module_class.load_from_checkpoint(
-            path, map_location=map_location, weights_only=True
+            path,
+            map_location=map_location,
+            weights_only=True,
+            **added_later(spec, checkpoint.get("hyper_parameters", {})),
         )
     except TypeError as error:  # hyperparameters this layout's module does not take
         raise RnnpipeError(

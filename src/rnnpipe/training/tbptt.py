@@ -30,9 +30,18 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from rnnpipe.rnn import VanillaRNN
+from rnnpipe.rnn import RecurrentLayer
 
-ChunkStep = Callable[[dict[str, Any], Tensor | None], tuple[Tensor | None, Tensor]]
+RnnState = Tensor | tuple[Tensor, ...]  # h_n, or an LSTM's (h_n, c_n)
+ChunkStep = Callable[[dict[str, Any], RnnState | None], tuple[Tensor | None, RnnState]]
+
+
+def each(state: RnnState, function: Callable[..., Tensor], *others: RnnState) -> RnnState:
+    """``function`` applied to h (and the matching tensor of each of ``others``), or to each of
+    an LSTM's (h, c)."""
+    if isinstance(state, tuple):
+        return tuple(function(*parts) for parts in zip(state, *others, strict=True))
+    return function(state, *others)
 
 
 def time_chunks(num_steps: int, k: int | None) -> list[slice]:
@@ -95,26 +104,26 @@ def truncated_bptt(
         if loss is not None:
             update(loss)
             losses.append((loss.detach(), steps.stop - steps.start))
-        hidden = hidden.detach()
+        hidden = each(hidden, Tensor.detach)
     return losses
 
 
 def rnn_over_chunk(
-    rnn: VanillaRNN, x: Tensor, hidden: Tensor | None, lengths: Tensor | None
-) -> tuple[Tensor, Tensor]:
+    rnn: RecurrentLayer, x: Tensor, hidden: RnnState | None, lengths: Tensor | None
+) -> tuple[Tensor, RnnState]:
     """``rnn(x, hidden, lengths)`` for a chunk in which some rows may have no steps left.
 
     A padded batch cut into chunks has rows that ended before a chunk starts (length 0 there),
     while the RNN takes lengths in ``[1, T]``. Those rows skip the chunk: their output is zeros
     and their state stays as it was, just as padding behaves inside the RNN. Shapes as
-    :class:`VanillaRNN`: ``x (B, T, I)``, ``hidden (L*D, B, H)``, ``lengths (B,)``.
+    :class:`RecurrentLayer`: ``x (B, T, I)``, ``hidden (L*D, B, H)`` (an LSTM's ``(h, c)``),
+    ``lengths (B,)``.
     """
     batch, steps = x.shape[:2]
     if lengths is None or bool((lengths == steps).all()):
         return rnn(x, hidden)
     if hidden is None:
-        layers = rnn.num_layers * rnn.num_directions
-        hidden = x.new_zeros(layers, batch, rnn.hidden_size)
+        hidden = rnn.zero_state(batch, x)
     running = (lengths > 0).nonzero().squeeze(1).to(x.device)
     if len(running) == batch:
         return rnn(x, hidden, lengths)
@@ -122,10 +131,10 @@ def rnn_over_chunk(
     if len(running) == 0:
         return output, hidden
     running_output, running_hidden = rnn(
-        x[running], hidden[:, running], lengths[running.to(lengths.device)]
+        x[running], each(hidden, lambda h: h[:, running]), lengths[running.to(lengths.device)]
     )
-    return output.index_copy(0, running, running_output), hidden.index_copy(
-        1, running, running_hidden
+    return output.index_copy(0, running, running_output), each(
+        hidden, lambda h, new: h.index_copy(1, running, new), running_hidden
     )
 
 
@@ -144,7 +153,7 @@ class TruncatedBPTT(L.LightningModule):
       a ``lengths`` entry is cut too (see :func:`chunk_of`);
     * implements ``chunk_step(chunk, hidden) -> (loss, hidden)``: the loss of one chunk (mean
       over its tokens, or ``None``) and the RNN's state after it. ``hidden`` is ``None`` on a
-      batch's first chunk. :func:`rnn_over_chunk` runs a :class:`VanillaRNN` on a chunk of a
+      batch's first chunk. :func:`rnn_over_chunk` runs a recurrent layer on a chunk of a
       padded batch.
 
     ``train/loss`` is the chunks' losses averaged by their number of steps. A learning-rate
@@ -155,8 +164,8 @@ class TruncatedBPTT(L.LightningModule):
     time_keys: ClassVar[tuple[str, ...]] = ()
 
     def chunk_step(
-        self, chunk: dict[str, Any], hidden: Tensor | None
-    ) -> tuple[Tensor | None, Tensor]:
+        self, chunk: dict[str, Any], hidden: RnnState | None
+    ) -> tuple[Tensor | None, RnnState]:
         raise NotImplementedError
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:

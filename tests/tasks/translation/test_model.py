@@ -18,7 +18,7 @@ ENGLISH = ["a man runs .", "two dogs play in the snow .", "a girl sits ."]
 GERMAN = ["ja nein"]
 
 
-def make_translator(**hparams) -> Translator:
+def make_translator(*overrides: str, **hparams) -> Translator:
     source, target = fit_tokenizer(ENGLISH), fit_tokenizer(GERMAN)
     settings = {
         "source_vocab_size": source.get_vocab_size(),
@@ -33,7 +33,7 @@ def make_translator(**hparams) -> Translator:
         "preprocessing": {"tokenizers": {"source": source.to_str(), "target": target.to_str()}},
     }
     torch.manual_seed(0)
-    return build_model("translation", **(settings | hparams)).eval()
+    return build_model("translation", *overrides, **(settings | hparams)).eval()
 
 
 def batch_of(model: Translator, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,9 +45,13 @@ def batch_of(model: Translator, texts: list[str]) -> tuple[torch.Tensor, torch.T
     return source, lengths
 
 
-@pytest.mark.parametrize("attention", ["additive", "multiplicative", "none"])
-def test_teacher_forcing_in_one_call_equals_stepping(attention):
-    model = make_translator(attention=attention, num_layers=2)
+@pytest.mark.parametrize(
+    ("attention", "cell"),
+    [("additive", "vanilla"), ("multiplicative", "vanilla"), ("none", "vanilla"),
+     ("multiplicative", "lstm"), ("none", "gru")],
+)  # fmt: skip
+def test_teacher_forcing_in_one_call_equals_stepping(attention, cell):
+    model = make_translator(f"model.cell={cell}", attention=attention, num_layers=2)
     source, source_lengths = batch_of(model, ENGLISH[:2])
     target_in = torch.tensor([[2, 4, 5, 4], [2, 5, 0, 0]])
     target_lengths = torch.tensor([4, 2])
@@ -73,9 +77,11 @@ def test_without_teacher_forcing_the_decoder_reads_its_own_greedy_output():
     assert [g[: g.index(eos)] if eos in g else g for g in own_guesses] == greedy
 
 
-@pytest.mark.parametrize("beam_size", [1, 3])
-def test_a_sentence_translates_the_same_alone_or_padded_in_a_batch(beam_size):
-    model = make_translator(attention="multiplicative", num_layers=2, max_decode_length=7)
+@pytest.mark.parametrize(("beam_size", "cell"), [(1, "vanilla"), (3, "vanilla"), (3, "lstm")])
+def test_a_sentence_translates_the_same_alone_or_padded_in_a_batch(beam_size, cell):
+    model = make_translator(
+        f"model.cell={cell}", attention="multiplicative", num_layers=2, max_decode_length=7
+    )
     source, lengths = batch_of(model, ENGLISH)
     together = model.translate(source, lengths, beam_size=beam_size)
     alone = [model.translate(*batch_of(model, [text]), beam_size=beam_size)[0] for text in ENGLISH]

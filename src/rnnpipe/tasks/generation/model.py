@@ -31,8 +31,9 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from rnnpipe.decoding.sampling import Sampling, generate
+from rnnpipe.rnn import LSTM
 from rnnpipe.training.module import TaskModule, save_table
-from rnnpipe.training.tbptt import TruncatedBPTT, rnn_over_chunk
+from rnnpipe.training.tbptt import RnnState, TruncatedBPTT, rnn_over_chunk
 
 BUCKET_SEPARATOR = ":"  # an input is "<label>" or "<label>:<length bucket>"
 
@@ -57,8 +58,10 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         embedding_dim: int,
         condition_dim: int,
         hidden_size: int,
+        cell: str,
         num_layers: int,
         nonlinearity: str,
+        init: str,
         bptt: str,
         dropout: float,
         tbptt_steps: int | None,
@@ -99,20 +102,22 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
             condition = condition + self.bucket_embedding(buckets)
         return condition
 
-    def first_state(self, condition: Tensor) -> Tensor:
-        """``h_0 (L, B, H)`` from the condition of the first step, ``(B, C)``."""
+    def first_state(self, condition: Tensor) -> RnnState:
+        """``h_0 (L, B, H)`` from the condition of the first step, ``(B, C)``; an LSTM's
+        memory cell starts at zero beside it."""
         layers, hidden = self.hparams.num_layers, self.hparams.hidden_size
         state = torch.tanh(self.initial_state(condition))  # (B, L*H)
-        return state.view(-1, layers, hidden).transpose(0, 1).contiguous()
+        h_0 = state.view(-1, layers, hidden).transpose(0, 1).contiguous()
+        return (h_0, torch.zeros_like(h_0)) if isinstance(self.rnn, LSTM) else h_0
 
     def forward(
         self,
         tokens: Tensor,
         labels: Tensor,
         buckets: Tensor | None = None,
-        hidden: Tensor | None = None,
+        hidden: RnnState | None = None,
         lengths: Tensor | None = None,
-    ) -> tuple[Tensor, Tensor]:
+    ) -> tuple[Tensor, RnnState]:
         """``tokens, labels, buckets (B, T)`` -> next-token logits ``(B, T, V)`` and the state
         after the last step ``(L, B, H)``; ``hidden=None`` starts from the projected input."""
         condition = self.condition(labels, buckets)
@@ -122,7 +127,9 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         output, hidden = rnn_over_chunk(self.rnn, x, hidden, lengths)
         return self.head(self.dropout(output)), hidden
 
-    def token_nll(self, batch: dict[str, Any], hidden: Tensor | None = None) -> tuple[Tensor, ...]:
+    def token_nll(
+        self, batch: dict[str, Any], hidden: RnnState | None = None
+    ) -> tuple[Tensor, Tensor, RnnState]:
         """Mean negative log-likelihood per target token (padding excluded), the number of
         tokens, and the state after the batch."""
         logits, hidden = self(
@@ -135,7 +142,7 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         return nll, (targets != self.hparams.pad_id).sum(), hidden
 
     # -- training (truncated BPTT, see TruncatedBPTT), validation, test ------------------------
-    def chunk_step(self, chunk: dict[str, Any], hidden: Tensor | None) -> tuple[Tensor, Tensor]:
+    def chunk_step(self, chunk: dict[str, Any], hidden: RnnState | None) -> tuple[Tensor, RnnState]:
         nll, _, hidden = self.token_nll(chunk, hidden)
         return nll, hidden
 
@@ -210,7 +217,7 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         label_ids = torch.tensor(labels, device=self.device)[:, None]  # (B, 1): one step at a time
         bucket_ids = torch.tensor(buckets, device=self.device)[:, None] if buckets else None
 
-        def step(tokens: Tensor, hidden: Tensor | None) -> tuple[Tensor, Tensor]:
+        def step(tokens: Tensor, hidden: RnnState | None) -> tuple[Tensor, RnnState]:
             logits, hidden = self(tokens[:, None], label_ids, bucket_ids, hidden)
             return logits[:, 0], hidden
 

@@ -66,8 +66,10 @@ class EntityTagger(TaskModule):
         char_embedding_dim: int,
         char_hidden_size: int,
         hidden_size: int,
+        cell: str,
         num_layers: int,
         nonlinearity: str,
+        init: str,
         bptt: str,
         dropout: float,
         word_dropout: float,
@@ -153,7 +155,8 @@ class EntityTagger(TaskModule):
         """``chars (B, T, W)`` -> ``(B, T, 2*Hc)``: each word's forward state after its last
         character and backward state after its first, zeros at padded words."""
         real = char_lengths > 0  # (B, T)
-        _, h_n = self.char_rnn(self.char_embedding(chars[real]), lengths=char_lengths[real].cpu())
+        _, final = self.char_rnn(self.char_embedding(chars[real]), lengths=char_lengths[real].cpu())
+        h_n = self.hidden_state(final)
         per_word = h_n.transpose(0, 1).reshape(h_n.shape[1], -1)  # (N, 2*Hc)
         out = per_word.new_zeros(*chars.shape[:2], per_word.shape[1])
         out[real] = per_word

@@ -42,8 +42,10 @@ class SentimentClassifier(TaskModule):
         pad_id: int,
         embedding_dim: int,
         hidden_size: int,
+        cell: str,
         num_layers: int,
         nonlinearity: str,
+        init: str,
         bidirectional: bool,
         bptt: str,
         pooling: str,
@@ -78,8 +80,8 @@ class SentimentClassifier(TaskModule):
     # -- the model -----------------------------------------------------------------------------
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``tokens (B, T)``, ``lengths (B,)`` -> class logits ``(B, C)``."""
-        outputs, h_n = self.rnn(self.embedding(tokens), lengths=lengths)
-        return self.head(self.dropout(self.pool(outputs, h_n, lengths)))
+        outputs, final = self.rnn(self.embedding(tokens), lengths=lengths)
+        return self.head(self.dropout(self.pool(outputs, self.hidden_state(final), lengths)))
 
     def pool(self, outputs: torch.Tensor, h_n: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """One vector per review, ``(B, D*H)``, from the hidden states of its valid steps."""

@@ -13,6 +13,10 @@ decoder RNN runs over the whole target in one call, with the hand-written BPTT. 
 ``teacher_forcing_ratio < 1`` the next input is sometimes the model's own prediction, and the
 decoder runs one step (one VanillaRNN call, its state carried) at a time.
 
+With ``cell: lstm`` the state is (s_t, m_t), the LSTM's memory cell too: the decoder's starts
+from the encoder's final cells, m_0 = W_m [m_fwd; m_bwd] (unsquashed, as a cell is). The
+searches carry both.
+
 ``attention: none`` is the classic context-vector seq2seq: the encoder's final states are all the
 decoder knows of the source. ``tie_weights`` shares the target embedding with W_o (o_t then
 has ``embedding_dim`` features).
@@ -58,8 +62,10 @@ class Translator(TaskModule):
         eos_id: int,
         embedding_dim: int,
         hidden_size: int,
+        cell: str,
         num_layers: int,
         nonlinearity: str,
+        init: str,
         bptt: str,
         attention: str,
         attention_size: int,
@@ -88,6 +94,8 @@ class Translator(TaskModule):
         self.source_embedding = nn.Embedding(source_vocab_size, embedding_dim, padding_idx=pad_id)
         self.encoder = self.recurrent_layer(embedding_dim, hidden_size, bidirectional=True)
         self.bridge = nn.Linear(2 * hidden_size, hidden_size)  # W_b: encoder summary -> s_0
+        if cell == "lstm":  # W_m: the encoder's final memory cells -> the decoder's m_0
+            self.cell_bridge = nn.Linear(2 * hidden_size, hidden_size)
         self.target_embedding = nn.Embedding(target_vocab_size, embedding_dim, padding_idx=pad_id)
         self.decoder = self.recurrent_layer(embedding_dim, hidden_size)
         self.attention = build_attention(attention, hidden_size, 2 * hidden_size, attention_size)
@@ -105,20 +113,41 @@ class Translator(TaskModule):
 
     # -- the model -----------------------------------------------------------------------------
     def encode(self, source: Tensor, source_lengths: Tensor) -> State:
-        """The decoder's starting state, batch first: ``hidden (B, L, H)`` and, with attention,
-        ``memory (B, S, 2H)``, its ``keys`` and ``source_mask (B, S)``."""
-        memory, h_n = self.encoder(
+        """The decoder's starting state, batch first: ``hidden (B, L, H)`` (an LSTM's ``cell``
+        too) and, with attention, ``memory (B, S, 2H)``, its ``keys`` and ``source_mask (B, S)``."""
+        memory, final = self.encoder(
             self.dropout(self.source_embedding(source)), lengths=source_lengths
         )
-        layers, batch, hidden = self.hparams.num_layers, source.shape[0], self.hparams.hidden_size
-        # h_n (L*2, B, H) holds layer l's forward state at 2l and its backward state at 2l + 1.
-        summary = h_n.view(layers, 2, batch, hidden).permute(2, 0, 1, 3).reshape(batch, layers, -1)
-        state = {"hidden": torch.tanh(self.bridge(summary))}
+        state = {"hidden": torch.tanh(self.bridge(self.summary(self.hidden_state(final))))}
+        if isinstance(final, tuple):
+            state["cell"] = self.cell_bridge(self.summary(final[1]))
         if self.attention is not None:
             state["memory"] = memory
             state["keys"] = self.attention.keys(memory)
             state["source_mask"] = length_mask(source_lengths, source.shape[1], source.device)
         return state
+
+    def summary(self, final: Tensor) -> Tensor:
+        """Encoder final states ``(L*2, B, H)`` -> each layer's ``[fwd; bwd]`` ``(B, L, 2H)``."""
+        # layer l's forward state is at 2l and its backward state at 2l + 1
+        layers, batch, hidden = self.hparams.num_layers, final.shape[1], self.hparams.hidden_size
+        return final.view(layers, 2, batch, hidden).permute(2, 0, 1, 3).reshape(batch, layers, -1)
+
+    @staticmethod
+    def decoder_start(state: State) -> Tensor | tuple[Tensor, Tensor]:
+        """The decoder RNN's state layer first, as the RNN takes it: ``h (L, B, H)``, or an
+        LSTM's ``(h, c)``."""
+        hidden = state["hidden"].transpose(0, 1).contiguous()
+        if "cell" not in state:
+            return hidden
+        return hidden, state["cell"].transpose(0, 1).contiguous()
+
+    @staticmethod
+    def carried(state: State, final: Tensor | tuple[Tensor, Tensor]) -> State:
+        """``state`` with the decoder RNN's new final state, batch first again."""
+        if isinstance(final, tuple):
+            return {**state, "hidden": final[0].transpose(0, 1), "cell": final[1].transpose(0, 1)}
+        return {**state, "hidden": final.transpose(0, 1)}
 
     def readout(self, decoder_states: Tensor, state: State) -> tuple[Tensor, Tensor | None]:
         """``o_t (B, T, O)`` for decoder states ``(B, T, H)``, and the attention ``(B, T, S)``."""
@@ -134,9 +163,10 @@ class Translator(TaskModule):
     ) -> tuple[Tensor, Tensor | None]:
         """Teacher forcing: ``o_t`` for every target step ``(B, T, O)`` and the attention."""
         state = self.encode(source, source_lengths)
-        h0 = state["hidden"].transpose(0, 1).contiguous()
         decoder_states, _ = self.decoder(
-            self.dropout(self.target_embedding(target_in)), h0, lengths=target_lengths
+            self.dropout(self.target_embedding(target_in)),
+            self.decoder_start(state),
+            lengths=target_lengths,
         )
         return self.readout(decoder_states, state)
 
@@ -146,7 +176,7 @@ class Translator(TaskModule):
         """Scheduled teacher forcing: at each step, each sentence reads the true previous word
         with probability ``ratio``, else the model's own best guess. ``o_t`` for every step."""
         state = self.encode(source, source_lengths)
-        hidden = state["hidden"].transpose(0, 1).contiguous()
+        hidden = self.decoder_start(state)
         tokens = target_in[:, 0]
         outputs = []
         for t in range(target_in.shape[1]):
@@ -174,11 +204,12 @@ class Translator(TaskModule):
 
     def decode_step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         """One decoder step for the searches: previous tokens ``(N,)`` -> log P ``(N, V)``."""
-        hidden = state["hidden"].transpose(0, 1).contiguous()
-        decoder_state, hidden = self.decoder(self.target_embedding(tokens)[:, None], hidden)
+        decoder_state, final = self.decoder(
+            self.target_embedding(tokens)[:, None], self.decoder_start(state)
+        )
         attentional, _ = self.readout(decoder_state, state)
         log_probs = self.output(attentional[:, 0]).log_softmax(dim=-1)
-        return log_probs, {**state, "hidden": hidden.transpose(0, 1)}
+        return log_probs, self.carried(state, final)
 
     @torch.no_grad()
     def translate(
