@@ -40,6 +40,12 @@ train-adding: $(STAMP) ## the adding problem (generated, T=150): an IRNN carries
 train-copy-memory: $(STAMP) ## the copy-memory task (generated): keep 10 symbols across a delay of 100 steps
 	$(BIN)/rnnpipe-train experiment=copy_memory $(ARGS)
 
+train-digits: $(STAMP) ## sequential digits (scikit-learn's 8x8, one pixel per step); ARGS="data.permuted=true" for the permuted variant
+	$(BIN)/rnnpipe-train experiment=digits $(ARGS)
+
+sweep-memory: $(STAMP) ## Hydra multirun on the adding problem: T in 50..200 x rnn=tanh,irnn,orthogonal,gru,lstm (hours on a CPU)
+	$(BIN)/rnnpipe-train experiment=memory_sweep $(ARGS)
+
 sweep: $(STAMP) ## Hydra multirun, hidden size x nonlinearity: one MLflow run per job, one sweep id
 	$(BIN)/rnnpipe-train --multirun experiment=sentiment model.hidden_size=64,128 model.nonlinearity=tanh,relu $(ARGS)
 
@@ -90,4 +96,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install train train-ner train-translation train-generation sweep tune data evaluate predict ui server results bench test fuzz lint format clean distclean
+.PHONY: help install train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep tune data evaluate predict ui server results bench test fuzz lint format clean distclean

@@ -1,9 +1,10 @@
-"""Data made from a seed, for the synthetic memory tasks: nothing is read or downloaded.
+"""Data that needs no file of the user's, for the memory tasks: nothing is read or downloaded.
 
 A subclass writes ``generate(count, seed)``, the examples of one split; each split draws from a
 stream of its own (``seed * 3 + 0, 1, 2`` for train, val, test), so the same seed always gives
 the same data and no split repeats another's examples. Hyperparameters ``train_size``,
-``val_size``, ``test_size`` and ``seed`` are required.
+``val_size``, ``test_size`` and ``seed`` are then required. A task whose examples ship inside
+a library (the digits) writes its own ``read_splits`` instead.
 """
 
 from __future__ import annotations
