@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
 from mlflow import MlflowClient
 
@@ -19,13 +22,11 @@ def test_results_table_lists_marked_runs_and_rewrites_the_readme(compose_config,
         compose_config("trainer.max_epochs=1", "model.hidden_size=8", "results_row=demo")
     )
     train(compose_config("trainer.max_epochs=1", "model.hidden_size=8", "log_model=false"))
-    sectioned = compose_config(
-        "trainer.max_epochs=1", "model.hidden_size=8", "log_model=false", "results_row='memory: x'"
-    )
-    train(sectioned)
+    sectioned_overrides = ("trainer.max_epochs=1", "model.hidden_size=8", "log_model=false")
+    train(compose_config(*sectioned_overrides, "results_row='memory: x'"))
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
 
-    table = results.rows(client, sections=["memory"])
+    table = results.rows([client], sections=["memory"])
     [row] = table  # the unmarked run is not listed
     label, data, evaluated_on, metrics, minutes, hardware, command, where = row
     assert label == "demo"
@@ -53,7 +54,31 @@ def test_results_table_lists_marked_runs_and_rewrites_the_readme(compose_config,
     assert results.markdown(table) in text  # the memory run is not in the main table
     results.main([*store, "--section", "memory"])
     text = readme.read_text()
-    [memory_row] = results.rows(client, "memory", ["memory"])
+    [memory_row] = results.rows([client], "memory", ["memory"])
     assert memory_row[0] == "memory: x"
     assert f"{memory_begin}\n{results.markdown([memory_row])}\n{memory_end}" in text
     assert results.markdown(table) in text and "\nmore text\n" in text
+
+    # a second store (another clone or machine): its rows join the same table
+    other_store = tmp_path / "other"
+    train(
+        compose_config(
+            *sectioned_overrides, "results_row='memory: y'", f"paths.tracking_dir={other_store}"
+        )
+    )
+    other = ["--tracking-uri", f"sqlite:///{other_store}/mlflow.db"]
+    results.main([*store, *other, "--section", "memory"])
+    merged = results.rows([client, MlflowClient(other[1])], "memory", ["memory"])
+    assert [row[0] for row in merged] == ["memory: x", "memory: y"]
+    assert f"{memory_begin}\n{results.markdown(merged)}\n{memory_end}" in readme.read_text()
+
+    # the same runs' gradient-through-time plots, side by side in the order asked for
+    figure = tmp_path / "figure.png"
+    script = Path(results.__file__).parents[3] / "scripts" / "gradient_figure.py"
+    command = [sys.executable, str(script), "--label-prefix", "memory: ", "--order", "y,x"]
+    command += ["--output", str(figure), *store[:2], *other]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert finished.stdout.strip() == f"{figure}: memory: y, memory: x"
+    height, width, _ = plt.imread(figure).shape
+    assert width > 2 * height  # two panels in a row

@@ -102,12 +102,24 @@ def metrics_cell(run: Run) -> str:
     return "<br>".join(f"{name} {metrics[name]:.4f}" for name in shown)
 
 
+def newest_across(clients: list[MlflowClient]) -> list[tuple[MlflowClient, Run]]:
+    """Each label's newest results run over several stores (runs made on several machines or
+    clones), with the store it is in, in label order."""
+    newest: dict[str, tuple[MlflowClient, Run]] = {}
+    for client in clients:
+        for run in results_runs(client):
+            label = run.data.tags["rnnpipe.results_row"]
+            if label not in newest or run.info.start_time > newest[label][1].info.start_time:
+                newest[label] = (client, run)
+    return [newest[label] for label in sorted(newest)]
+
+
 def rows(
-    client: MlflowClient, section: str | None = None, sections: list[str] | None = None
+    clients: list[MlflowClient], section: str | None = None, sections: list[str] | None = None
 ) -> list[tuple[str, ...]]:
     """One row per results run: label, data, test set, metrics, time, hardware, command, run."""
     table = []
-    for run in results_runs(client):
+    for client, run in newest_across(clients):
         tags = run.data.tags
         if not in_section(tags["rnnpipe.results_row"], section, sections or []):
             continue
@@ -145,13 +157,18 @@ def rewrite_readme(readme: Path, table_markdown: str, section: str | None = None
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tracking-uri", default=f"sqlite:///{PROJECT_ROOT}/mlflow.db")
+    parser.add_argument(
+        "--tracking-uri",
+        action="append",
+        help="a store to read (repeat to merge several; default: the project's own)",
+    )
     parser.add_argument("--readme", type=Path, default=PROJECT_ROOT / "README.md")
     parser.add_argument("--print-only", action="store_true", help="do not rewrite the README")
     parser.add_argument("--section", help="the table of the labels '<section>: ...' instead")
     args = parser.parse_args(argv)
     sections = sections_in(args.readme.read_text()) if args.readme.is_file() else []
-    table = markdown(rows(MlflowClient(args.tracking_uri), args.section, sections))
+    uris = args.tracking_uri or [f"sqlite:///{PROJECT_ROOT}/mlflow.db"]
+    table = markdown(rows([MlflowClient(uri) for uri in uris], args.section, sections))
     print(table)
     if not args.print_only:
         rewrite_readme(args.readme, table, args.section)
