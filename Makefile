@@ -7,7 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5000
-MODEL ?= models:/rnnpipe-sentiment/latest
+MODEL ?= models:/rnnpipe-sentiment@champion
+SERVE_PORT ?= 5001
+MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 ARGS ?=
 
 help: ## list the targets
@@ -22,8 +24,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install rnnpipe with its dev tools (torch 2.13.0 CPU)
 
-train: $(STAMP) ## train the default experiment (sentiment, bundled sample), log it to MLflow
-	$(BIN)/rnnpipe-train $(ARGS)
+train: $(STAMP) ## train the default experiment (sentiment, bundled sample), log it to MLflow, register it, promote it by rule
+	$(BIN)/rnnpipe-train register_model=true promote=auto $(ARGS)
 
 train-ner: $(STAMP) ## named-entity recognition (bidirectional RNN tagger), bundled CoNLL sample
 	$(BIN)/rnnpipe-train experiment=ner $(ARGS)
@@ -62,6 +64,13 @@ evaluate: $(STAMP) ## score MODEL (checkpoint or MLflow URI) on DATA=<file in th
 predict: $(STAMP) ## predict with MODEL for TEXT="..." (or ARGS=input_path=<file>)
 	$(BIN)/rnnpipe-predict model_uri=$(MODEL) $(if $(TEXT),'texts=["$(TEXT)"]') $(ARGS)
 
+serve-model: $(STAMP) ## serve MODEL (@champion by default) as JSON over HTTP on 127.0.0.1:SERVE_PORT (5001)
+	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_TRACKING_URI)" \
+	  $(BIN)/mlflow models serve -m "$(MODEL)" --env-manager local --host 127.0.0.1 -p $(SERVE_PORT)
+
+promote: $(STAMP) ## give MODEL=models:/rnnpipe-<task>/<version> @champion if it beats the champion, else @challenger
+	$(BIN)/rnnpipe-promote "$(MODEL)" --tracking-uri "$(MLFLOW_TRACKING_URI)"
+
 ui: $(STAMP) ## MLflow UI for the embedded store on http://127.0.0.1:5000 (PORT=... to change)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(PORT)
 
@@ -96,4 +105,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep tune data evaluate predict ui server results bench test fuzz lint format clean distclean
+.PHONY: help install train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep tune data evaluate predict serve-model promote ui server results bench test fuzz lint format clean distclean

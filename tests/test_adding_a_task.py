@@ -58,6 +58,7 @@ def test_a_task_from_outside_src_trains_reloads_and_serves(registered, compose_c
     cfg = compose_config(
         f"hydra.searchpath=[file://{EXAMPLE / 'conf'}]",
         "experiment=last_bit",
+        "register_model=true",
         f"data.path={write_bits(tmp_path / 'bits.txt', 240, seed=0)}",
     )
     metrics = train(cfg)

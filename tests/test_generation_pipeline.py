@@ -25,7 +25,11 @@ def generation_run(compose_config):
     """A sentiment model registered as rnnpipe-sentiment/1, then a short generation run that
     uses it as the scorer; both in tmp_path's MLflow store."""
     sentiment = compose_config(
-        "trainer.max_epochs=1", "model.hidden_size=8", "model.embedding_dim=8", "run_name=scorer"
+        "trainer.max_epochs=1",
+        "model.hidden_size=8",
+        "model.embedding_dim=8",
+        "run_name=scorer",
+        "register_model=true",
     )
     scorer_metrics = train(sentiment)
     cfg = compose_config(

@@ -60,6 +60,7 @@ def test_train_serve_and_evaluate_on_the_sample(compose_config, tmp_path):
     vectors.write_text("Germany 0.5 -0.5 0.25 1.0\nfrance 1 2 3 4\n", encoding="utf-8")
     cfg = compose_config(
         "experiment=ner",
+        "register_model=true",
         "trainer.max_epochs=2",
         *SMALL_MODEL,
         f"data.embeddings_path={vectors}",

@@ -29,7 +29,12 @@ def artifact_paths(client: MlflowClient, run_id: str, path: str | None = None) -
 @pytest.fixture
 def trained_run(compose_config, tmp_path):
     """One short training run on the bundled sample, with MLflow in tmp_path."""
-    cfg = compose_config("trainer.max_epochs=2", "model.hidden_size=16", "model.embedding_dim=8")
+    cfg = compose_config(
+        "trainer.max_epochs=2",
+        "model.hidden_size=16",
+        "model.embedding_dim=8",
+        "register_model=true",
+    )
     metrics = train(cfg)
     client = MlflowClient(cfg.logger.tracking_uri)
     [run] = client.search_runs([client.get_experiment_by_name("sentiment").experiment_id])

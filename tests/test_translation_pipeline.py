@@ -37,7 +37,11 @@ def test_a_training_run_is_recorded_registered_and_served(compose_config, capsys
     """Two epochs on the bundled sample, recorded in an MLflow store in tmp_path; then the
     registered model serves through pyfunc, rnnpipe-predict and rnnpipe-evaluate."""
     cfg = compose_config(
-        "experiment=translation", "trainer.max_epochs=2", "model.beam_size=3", *TINY
+        "experiment=translation",
+        "trainer.max_epochs=2",
+        "model.beam_size=3",
+        "register_model=true",
+        *TINY,
     )
     metrics = train(cfg)
     client = MlflowClient(cfg.logger.tracking_uri)

@@ -21,7 +21,7 @@ from rnnpipe.config import CONFIG_DIR
 from rnnpipe.errors import RnnpipeError, reported_in_one_line
 from rnnpipe.tasks.registry import task_spec
 from rnnpipe.tasks.spec import TaskSpec
-from rnnpipe.tracking import artifacts, provenance, resume
+from rnnpipe.tracking import artifacts, promotion, provenance, resume
 from rnnpipe.tracking.classifier_agreement import score_generated_reviews
 from rnnpipe.tracking.heartbeat import fail_stale_runs
 from rnnpipe.tracking.logger import failure_marks_run, make_logger, record
@@ -33,6 +33,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     ``extra_callbacks`` join the configured ones (a tuner adds its pruning callback this way).
     """
     spec = task_spec(cfg.task_name)
+    if cfg.get("promote") not in (None, "auto"):
+        raise RnnpipeError(f"promote: expected auto or null, got {cfg.promote!r}")
     saved = resolve_checkpoint(cfg)
     checkpoint = str(saved.checkpoint) if saved else None
     previous_status = None
@@ -104,16 +106,32 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
             )
             if best_checkpoint and cfg.get("log_model") and spec.served:
                 register = cfg.get("register_model")
-                record(
+                info = record(
                     logger,
                     "the pyfunc model",
                     lambda: artifacts.log_model(
                         logger, spec, model, best_checkpoint, register=register
                     ),
                 )
+                if register and info is not None:
+                    version = str(info.registered_model_version)
+                    record(logger, "the model version", lambda: register_version(
+                        logger, spec, version, cfg.get("promote")))  # fmt: skip
     if trainer.is_global_zero:
         print_summary(cfg, metrics, logger if tracked else None, best_checkpoint)
     return metrics
+
+
+def register_version(
+    logger: MLFlowLogger, spec: TaskSpec, version: str, promote: str | None
+) -> None:
+    """Tag and describe the new version; ``promote=auto``: give it its alias by the rule of
+    :mod:`rnnpipe.tracking.promotion`, and say which and why."""
+    client = logger.experiment
+    name = spec.registered_model_name
+    promotion.describe_version(client, name, version, client.get_run(logger.run_id))
+    if promote == "auto":
+        print(f"models:/{name}/{version} -> {promotion.promote(client, spec, version)}")
 
 
 def check_class(group: str, built: object, expected: type, spec: TaskSpec) -> None:

@@ -1,0 +1,115 @@
+"""Registered versions that say what they are, and the aliases that say which one to use.
+
+A new version of ``rnnpipe-<task>`` carries, as tags, the test metrics of the run that made it,
+the SHA-256 of every data file that run read, its git commit and the identity of its test set,
+and a one-line description. :func:`promote` then decides its alias:
+
+* ``@champion`` moves to it only if it beats the current champion on the same test set;
+* otherwise it becomes ``@challenger``, and the reason is printed.
+
+"Beats" is the task's headline metric (its :class:`~rnnpipe.tasks.spec.TaskSpec`'s first),
+strictly better. A paired significance test would be the stronger rule; until rnnpipe has one,
+every decision says that this is the rule it used. MLflow's stages are deprecated in favour of
+aliases, so only aliases are set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from mlflow import MlflowClient
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+
+from rnnpipe.errors import RnnpipeError
+from rnnpipe.tasks.spec import TaskSpec
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+RULE = "the headline metric, strictly better (no paired significance test yet)"
+
+
+def test_set_of(run: Run) -> str:
+    """What a run was tested on, as one hash: the test file's SHA-256 when it had one; else the
+    held-out split, fixed by the data files' SHA-256 and the split's settings."""
+    tags, params = run.data.tags, run.data.params
+    if params.get("data.test_path", "None") not in ("None", "") and (
+        "rnnpipe.data.test.sha256" in tags
+    ):
+        return tags["rnnpipe.data.test.sha256"]
+    parts = [f"{key}={tags[key]}" for key in sorted(tags) if key.startswith("rnnpipe.data.")
+             and key.endswith(".sha256")]  # fmt: skip
+    parts += [f"{key}={params[key]}" for key in sorted(params) if key.startswith("data.")
+              and ("fraction" in key or "seed" in key)]  # fmt: skip
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def describe_version(client: MlflowClient, name: str, version: str, run: Run) -> None:
+    """Tag the version with its run's test metrics, data hashes, commit and test set, and give it
+    a description a reader of the registry understands."""
+    tags = {key: f"{value:.6g}" for key, value in run.data.metrics.items()
+            if key.startswith("test/")}  # fmt: skip
+    tags |= {key: value for key, value in run.data.tags.items()
+             if key.startswith("rnnpipe.data.") and key.endswith(".sha256")}  # fmt: skip
+    tags["git_commit"] = run.data.tags.get("mlflow.source.git.commit", "unknown")
+    tags["test_set"] = test_set_of(run)
+    tags["run_id"] = run.info.run_id
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    scores = ", ".join(f"{k} {v}" for k, v in sorted(tags.items()) if k.startswith("test/"))
+    client.update_model_version(
+        name,
+        version,
+        description=f"run {run.info.run_name} ({run.info.run_id}); {scores or 'not tested'}",
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    alias: str  # the alias the version now has: champion or challenger
+    reason: str
+
+    def __str__(self) -> str:
+        return f"@{self.alias}: {self.reason} (rule: {RULE})"
+
+
+def promote(client: MlflowClient, spec: TaskSpec, version: str) -> Decision:
+    """Give version ``version`` of the task's registered model ``@champion`` if it beats the
+    current champion on the same test set, else ``@challenger``; return why."""
+    name = spec.registered_model_name
+    metric = spec.headline_metrics[0]
+    candidate = client.get_run(client.get_model_version(name, version).run_id)
+    score = candidate.data.metrics.get(metric.name)
+    if score is None:
+        raise RnnpipeError(
+            f"{name} version {version}: expected a run with the headline metric {metric.name} "
+            f"to promote by, got one without it (trained with test=false?)"
+        )
+    try:
+        champion = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        champion = None
+    if champion is None:
+        decision = Decision(CHAMPION, f"{metric.name} {score:.4f}, and there was no champion")
+    elif str(champion.version) == str(version):
+        return Decision(CHAMPION, f"version {version} is the champion already")
+    else:
+        decision = against(client, metric, score, candidate, champion)
+    client.set_registered_model_alias(name, decision.alias, str(version))
+    return decision
+
+
+def against(client: MlflowClient, metric, score: float, candidate: Run, champion) -> Decision:
+    """The decision for a candidate run against the current champion version."""
+    held = client.get_run(champion.run_id)
+    if test_set_of(held) != test_set_of(candidate):
+        return Decision(
+            CHALLENGER,
+            f"tested on another test set than champion version {champion.version}: not comparable",
+        )
+    best = held.data.metrics.get(metric.name)
+    better = best is None or (score > best if metric.higher_is_better else score < best)
+    versus = f"{metric.name} {score:.4f} against champion version {champion.version}'s " + (
+        "(none)" if best is None else f"{best:.4f}"
+    )
+    return Decision(CHAMPION if better else CHALLENGER, versus)
