@@ -82,3 +82,15 @@ def test_results_table_lists_marked_runs_and_rewrites_the_readme(compose_config,
     assert finished.stdout.strip() == f"{figure}: memory: y, memory: x"
     height, width, _ = plt.imread(figure).shape
     assert width > 2 * height  # two panels in a row
+
+
+def test_commands_in_the_table_carry_no_path_of_this_machine(tmp_path):
+    project_file = f"{results.PROJECT_ROOT}/data/reviews_sample.tsv"
+    real = tmp_path / "shared" / "conll2003" / "train.txt"
+    command = f"rnnpipe-train data.path={project_file} data.train_path={real}"
+    assert results.portable(command, str(tmp_path / "shared")) == (
+        "rnnpipe-train data.path=data/reviews_sample.tsv data.train_path=data/raw/conll2003/train.txt"
+    )
+    assert results.portable(command, None) == (
+        f"rnnpipe-train data.path=data/reviews_sample.tsv data.train_path={real}"
+    )

@@ -114,8 +114,20 @@ def newest_across(clients: list[MlflowClient]) -> list[tuple[MlflowClient, Run]]
     return [newest[label] for label in sorted(newest)]
 
 
+def portable(command: str, data_root: str | None) -> str:
+    """The command as any user can run it: paths in this project relative to it, and the real
+    data under ``data_root`` (where this machine keeps what ``make data`` puts in
+    ``data/raw/``) as ``data/raw/...``."""
+    if data_root:
+        command = command.replace(str(Path(data_root).resolve()) + "/", "data/raw/")
+    return command.replace(f"{PROJECT_ROOT}/", "")
+
+
 def rows(
-    clients: list[MlflowClient], section: str | None = None, sections: list[str] | None = None
+    clients: list[MlflowClient],
+    section: str | None = None,
+    sections: list[str] | None = None,
+    data_root: str | None = None,
 ) -> list[tuple[str, ...]]:
     """One row per results run: label, data, test set, metrics, time, hardware, command, run."""
     table = []
@@ -128,6 +140,7 @@ def rows(
         seconds = sum(leg.value for leg in legs)
         commands = [tags.get("rnnpipe.command", "")]
         commands += tags.get("rnnpipe.resume_commands", "").splitlines()
+        commands = [portable(command, data_root) for command in commands]
         command = "<br>".join(f"`{c}`".replace("|", "\\|") for c in commands if c)
         experiment = client.get_experiment(run.info.experiment_id).name
         table.append(
@@ -165,10 +178,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--readme", type=Path, default=PROJECT_ROOT / "README.md")
     parser.add_argument("--print-only", action="store_true", help="do not rewrite the README")
     parser.add_argument("--section", help="the table of the labels '<section>: ...' instead")
+    parser.add_argument(
+        "--data-root", help="this machine's folder of the real data, shown as data/raw/"
+    )
     args = parser.parse_args(argv)
     sections = sections_in(args.readme.read_text()) if args.readme.is_file() else []
     uris = args.tracking_uri or [f"sqlite:///{PROJECT_ROOT}/mlflow.db"]
-    table = markdown(rows([MlflowClient(uri) for uri in uris], args.section, sections))
+    clients = [MlflowClient(uri) for uri in uris]
+    table = markdown(rows(clients, args.section, sections, args.data_root))
     print(table)
     if not args.print_only:
         rewrite_readme(args.readme, table, args.section)
