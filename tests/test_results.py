@@ -89,7 +89,8 @@ def test_commands_in_the_table_carry_no_path_of_this_machine(tmp_path):
     real = tmp_path / "shared" / "conll2003" / "train.txt"
     command = f"rnnpipe-train data.path={project_file} data.train_path={real}"
     assert results.portable(command, str(tmp_path / "shared")) == (
-        "rnnpipe-train data.path=data/reviews_sample.tsv data.train_path=data/raw/conll2003/train.txt"
+        "rnnpipe-train data.path=data/reviews_sample.tsv"
+        " data.train_path=data/raw/conll2003/train.txt"
     )
     assert results.portable(command, None) == (
         f"rnnpipe-train data.path=data/reviews_sample.tsv data.train_path={real}"
