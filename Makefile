@@ -71,6 +71,9 @@ serve-model: $(STAMP) ## serve MODEL (@champion by default) as JSON over HTTP on
 promote: $(STAMP) ## give MODEL=models:/rnnpipe-<task>/<version> @champion if it beats the champion, else @challenger
 	$(BIN)/rnnpipe-promote "$(MODEL)" --tracking-uri "$(MLFLOW_TRACKING_URI)"
 
+gc: $(STAMP) ## permanently remove runs deleted in the MLflow UI, with their artifacts
+	MLFLOW_TRACKING_URI="$(MLFLOW_TRACKING_URI)" $(BIN)/mlflow gc --backend-store-uri "$(MLFLOW_TRACKING_URI)"
+
 ui: $(STAMP) ## MLflow UI for the embedded store on http://127.0.0.1:5000 (PORT=... to change)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(PORT)
 
@@ -105,4 +108,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep tune data evaluate predict serve-model promote ui server results bench test fuzz lint format clean distclean
+.PHONY: help install train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep tune data evaluate predict serve-model promote gc ui server results bench test fuzz lint format clean distclean

@@ -8,6 +8,8 @@ import sys
 import pytest
 from mlflow import MlflowClient
 
+from rnnpipe.config import PROJECT_ROOT
+
 pytestmark = pytest.mark.slow
 
 
@@ -65,3 +67,17 @@ def test_the_memory_sweep_runs_a_job_per_length_and_cell_preset(tmp_path):
         ("vanilla", "relu", "identity", "manual", "9"),
     ]
     assert all("test/mse" in r.data.metrics for r in runs)
+
+    # retention: only the best job keeps its checkpoints (scripts/prune_checkpoints.py)
+    [sweep_id] = {r.data.tags["rnnpipe.sweep_id"] for r in runs}
+    script = PROJECT_ROOT / "scripts" / "prune_checkpoints.py"
+    prune = [sys.executable, str(script), "--sweep-id", sweep_id, "--metric", "test/mse"]
+    prune += ["--lower-is-better", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"]
+    listed = subprocess.run(prune, capture_output=True, text=True, timeout=120, check=True)
+    assert listed.stdout.count("would delete checkpoints/") == 3
+    subprocess.run([*prune, "--apply"], capture_output=True, text=True, timeout=120, check=True)
+    best = min(runs, key=lambda r: r.data.metrics["test/mse"])
+    kept = {r.info.run_id: [a.path for a in client.list_artifacts(r.info.run_id, "checkpoints")]
+            for r in runs}  # fmt: skip
+    assert [run_id for run_id, files in kept.items() if files] == [best.info.run_id]
+    assert all(client.list_artifacts(r.info.run_id, "config") for r in runs)  # the rest stays
