@@ -42,6 +42,7 @@ def generation_run(compose_config):
         f"model.samples_per_label={SAMPLES_PER_LABEL}",
         "scorer_uri=models:/rnnpipe-sentiment/1",
         "run_name=writer",
+        "register_model=true",
     )
     metrics = train(cfg)
     client = MlflowClient(cfg.logger.tracking_uri)

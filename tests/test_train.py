@@ -55,7 +55,7 @@ def test_training_records_params_metrics_artifacts_and_model(trained_run, tmp_pa
 
     tags = run.data.tags
     assert tags["rnnpipe.overrides"].endswith(
-        "trainer.max_epochs=2 model.hidden_size=16 model.embedding_dim=8"
+        "trainer.max_epochs=2 model.hidden_size=16 model.embedding_dim=8 register_model=true"
     )
     assert len(tags["mlflow.source.git.commit"].split("-")[0]) in (40, len("unknown"))
     assert "rnnpipe.command" in tags
