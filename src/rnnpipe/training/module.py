@@ -34,6 +34,7 @@ from tokenizers import Tokenizer
 from torchmetrics import MeanMetric
 
 from rnnpipe.data.preprocessing import Preprocessing
+from rnnpipe.errors import InputRowError
 from rnnpipe.rnn import GRU, LSTM, RecurrentLayer, VanillaRNN
 
 CHECKPOINT_KEY = "rnnpipe"
@@ -202,12 +203,13 @@ class TaskModule(L.LightningModule):
         within the memory training was bounded to (older checkpoints carry no limit)."""
         limit = self.data_config.get("max_tokens")
         if limit is not None and length > limit:
-            raise ValueError(
-                f"{column} {row}: expected at most {limit} tokens (data.max_tokens), got {length}"
+            raise InputRowError(
+                row, column, f"at most {limit} tokens (data.max_tokens)", f"{length} tokens"
             )
 
     def parse_input(self, row: int, record: dict[str, Any]) -> Any:
-        """One input row, checked and encoded; a ``ValueError`` names the row."""
+        """One input row, checked and encoded; an :class:`~rnnpipe.errors.InputRowError` names
+        the row and what was wrong with it."""
         raise NotImplementedError
 
     def predict_batch(self, inputs: list[Any], **settings: Any) -> list[dict[str, Any]]:

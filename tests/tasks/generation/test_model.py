@@ -146,7 +146,11 @@ def test_a_length_bucket_is_taken_as_asked_or_drawn_from_the_labels_train_length
 @pytest.mark.parametrize(
     ("request_text", "buckets", "message"),
     [
-        ("neutral", None, r"label 1: expected one of \['negative', 'positive'\], got 'neutral'"),
+        (
+            "neutral",
+            None,
+            r"row 1 \(label\): expected one of \['negative', 'positive'\], got 'neutral'",
+        ),
         ("positive:short", None, "got 'positive:short'"),
         ("positive:tiny", ["short", "long"], "length bucket of \\['short', 'long'\\]"),
         ("", None, "got ''"),

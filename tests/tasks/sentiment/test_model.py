@@ -85,5 +85,5 @@ def test_every_class_gets_its_softmax_probability():
 
 @pytest.mark.parametrize("bad", ["", "   ", None])
 def test_predict_texts_refuses_empty_text(bad):
-    with pytest.raises(ValueError, match="text 1: expected a non-empty review"):
+    with pytest.raises(ValueError, match=r"row 1 \(text\): expected a non-empty review"):
         make_classifier().predict_texts(["fine", bad])

@@ -144,7 +144,7 @@ def test_the_classic_seq2seq_has_no_attention_parameters():
 
 def test_bad_inputs_and_settings_are_named():
     model = make_translator()
-    with pytest.raises(ValueError, match=r"text 1: expected a non-empty English sentence"):
+    with pytest.raises(ValueError, match=r"row 1 \(text\): expected a non-empty English sentence"):
         model.predict_texts(["a man runs .", "  "])
     with pytest.raises(ValueError, match=r"expected a 'text' column"):
         model.predict_frame(pd.DataFrame({"sentence": ["a man"]}))

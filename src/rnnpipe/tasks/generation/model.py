@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from rnnpipe.decoding.sampling import Sampling, generate
+from rnnpipe.errors import InputRowError, shown
 from rnnpipe.rnn import LSTM
 from rnnpipe.training.module import TaskModule, save_table
 from rnnpipe.training.tbptt import RnnState, TruncatedBPTT, rnn_over_chunk
@@ -210,7 +211,7 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         if buckets:
             expected += f", optionally followed by ':' and a length bucket of {buckets}"
         if label not in labels or (bucket and bucket not in (buckets or [])):
-            raise ValueError(f"label {row}: expected {expected}, got {text!r}")
+            raise InputRowError(row, "label", expected, shown(text))
         return labels.index(label), buckets.index(bucket) if bucket else None
 
     @torch.no_grad()

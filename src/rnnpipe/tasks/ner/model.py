@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassConfusionMatrix
 
+from rnnpipe.errors import InputRowError, shown
 from rnnpipe.layers.crf import LinearChainCRF, viterbi
 from rnnpipe.tasks.ner.features import encode_sentences, split_sentence
 from rnnpipe.tasks.ner.metrics import EntityScores, micro_scores, scores_by_type
@@ -287,16 +288,15 @@ class EntityTagger(TaskModule):
             if not tokens or not all(
                 isinstance(t, str) and t and not any(c.isspace() for c in t) for t in tokens
             ):
-                raise ValueError(
-                    f"tokens {row}: expected a non-empty list of tokens without spaces, "
-                    f"got {tokens!r}"
+                raise InputRowError(
+                    row, "tokens", "a non-empty list of tokens without spaces", shown(tokens)
                 )
             self.check_input_length(row, "tokens", len(tokens))
             return tokens
         text = record.get("text")
         tokens = split_sentence(text) if isinstance(text, str) else []
         if not tokens:
-            raise ValueError(f"text {row}: expected a non-empty sentence, got {text!r}")
+            raise InputRowError(row, "text", "a non-empty sentence", shown(text))
         self.check_input_length(row, "text", len(tokens))
         return tokens
 

@@ -24,6 +24,7 @@ from torchmetrics.classification import (
 )
 
 from rnnpipe.data.tokenization import PAD, encode_texts, pad_batch
+from rnnpipe.errors import InputRowError, shown
 from rnnpipe.training.module import TaskModule, length_mask, save_table
 from rnnpipe.training.plots import save_confusion_matrix
 
@@ -161,7 +162,7 @@ class SentimentClassifier(TaskModule):
     def parse_input(self, row: int, record: dict[str, Any]) -> list[int]:
         text = record.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"text {row}: expected a non-empty review, got {text!r}")
+            raise InputRowError(row, "text", "a non-empty review", shown(text))
         [ids] = encode_texts(self.tokenizer(), [text])
         self.check_input_length(row, "text", len(ids))
         return ids

@@ -37,6 +37,7 @@ from torchmetrics import MeanMetric
 
 from rnnpipe.data.tokenization import encode_texts, pad_batch
 from rnnpipe.decoding.search import Hypothesis, State, beam_search, greedy_search
+from rnnpipe.errors import InputRowError, shown
 from rnnpipe.layers.attention import build_attention
 from rnnpipe.tasks.translation.attention_map import save_attention_map
 from rnnpipe.training.module import TaskModule, length_mask, save_table
@@ -398,7 +399,7 @@ class Translator(TaskModule):
     def parse_input(self, row: int, record: dict[str, Any]) -> list[int]:
         text = record.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"text {row}: expected a non-empty English sentence, got {text!r}")
+            raise InputRowError(row, "text", "a non-empty English sentence", shown(text))
         [ids] = encode_texts(self.tokenizer("source"), [text])
         self.check_input_length(row, "text", len(ids))
         return ids
