@@ -44,8 +44,6 @@ class InputRowError(RnnpipeError, ValueError):
     order they were sent (a DataFrame's positions)."""
 
     def __init__(self, row: int, column: str, expected: str, found: str):
-        self.row = row
-        self.column = column
         super().__init__(f"row {row} ({column}): expected {expected}, got {found}")
 
 

@@ -7,9 +7,9 @@ Both drive a ``step`` function and know nothing else about the model:
 ``tokens`` are the previous outputs (``<s>`` first); ``state`` is a dict of tensors whose first
 dimension is the batch row (the decoder's hidden state, the encoder outputs, the source mask,
 ...). Beam search keeps ``beam_size`` rows per sentence and reorders the state rows as beams are
-chosen. Both return, per sentence, :class:`Hypothesis` es: the token ids after ``<s>`` up to but
-not including ``</s>``, with their log-probability and the length-penalised score beams are
-ranked by.
+chosen. Both return, per sentence, hypotheses (:class:`Hypothesis`): the token ids after ``<s>``
+up to but not including ``</s>``, with their log-probability and the length-penalised score
+beams are ranked by.
 """
 
 from __future__ import annotations

@@ -96,7 +96,8 @@ class LinearChainCRF(nn.Module):
         return self.log_partition_from(self.forward_scores(emissions, mask))
 
     def log_partition_from(self, alpha: Tensor) -> Tensor:
-        """:math:`\\log Z` from the forward scores ``(B, T, C)``: padding keeps the last."""
+        """:math:`\\log Z` from the forward scores ``(B, T, C)``: their last step holds each
+        sentence's own last :math:`\\alpha`, carried over its padding."""
         end = self.constrained_scores()[2]
         return torch.logsumexp(alpha[:, -1] + end, dim=1)
 

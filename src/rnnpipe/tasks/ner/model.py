@@ -187,7 +187,7 @@ class EntityTagger(TaskModule):
 
     def tag_probabilities(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """P(y_t = j | sentence), ``(B, T, C)``: the CRF's marginals, else each token's
-        softmax (the distribution it was trained as)."""
+        softmax (what a tagger without a CRF is trained on)."""
         if self.hparams.crf:
             return self.crf.marginals(scores, mask)
         return scores.softmax(-1)
