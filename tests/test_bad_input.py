@@ -124,9 +124,11 @@ def test_a_file_that_is_not_a_checkpoint(cli, tmp_path):
 @pytest.mark.parametrize(
     ("texts", "expected"),
     [
-        ("texts=['Great food','  ']", "error: input text 1: expected a non-empty review, got '  '"),
+        ("texts=['Great food','  ']",
+         "error: input row 1 (text): expected a non-empty review, got '  '"),
         ("texts=['" + "tasty " * 6000 + "']",
-         "error: input text 0: expected at most 5000 tokens (data.max_tokens), got 6000"),
+         "error: input row 0 (text): expected at most 5000 tokens (data.max_tokens), "
+         "got 6000 tokens"),
         ("texts=[]", "error: nothing to predict: expected texts=[...] or input_path=<file>"),
     ],
     ids=["empty text", "huge text", "no text"],

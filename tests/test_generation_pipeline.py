@@ -86,7 +86,9 @@ def test_the_run_records_perplexity_samples_and_how_the_classifier_reads_them(
         sep="\t",
         keep_default_na=False,
     )
-    assert list(samples.columns) == ["sample", "label", "review", "classifier_label"]
+    assert list(samples.columns) == [
+        "sample", "label", "review", "log_probability", "classifier_label",
+    ]  # fmt: skip
     assert samples["label"].tolist() == ["negative"] * 4 + ["positive"] * 4
     assert samples["sample"].tolist() == [0, 1, 2, 3] * 2
     assert (samples["review"].str.len() <= 60).all()
@@ -112,7 +114,7 @@ def registered_model_writes_a_review_for_a_label(cfg, logged, compose_config, wr
     mlflow.set_tracking_uri(cfg.logger.tracking_uri)
     model = mlflow.pyfunc.load_model("models:/rnnpipe-generation/1")
     answer = model.predict(pd.DataFrame({"label": ["positive", "negative"]}))
-    assert list(answer.columns) == ["label", "review"]
+    assert list(answer.columns) == ["label", "review", "log_probability"]
     assert answer["label"].tolist() == ["positive", "negative"]
     assert all(isinstance(review, str) for review in answer["review"])
     assert model.metadata.signature.inputs.input_names() == ["label"]

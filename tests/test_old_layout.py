@@ -30,7 +30,9 @@ def test_an_older_checkpoint_loads_and_predicts():
     assert isinstance(module, SentimentClassifier)
     assert module.hparams.hidden_size == 4
     frame = module.predict_texts(["Great pizza!", "Cold soup."])
-    assert list(frame.columns) == ["label", "probability"]
+    assert list(frame.columns) == [
+        "label", "probability", "probability_negative", "probability_positive",
+    ]  # fmt: skip
     assert set(frame["label"]) <= {"negative", "positive"}
     assert frame["probability"].between(0.5, 1.0).all()
 

@@ -106,7 +106,9 @@ def test_logged_pyfunc_answers_raw_text(trained_run):
         answer = model.predict(
             pd.DataFrame({"text": ["Loved the pasta!", "Cold food, rude staff.", "ok"]})
         )
-        assert list(answer.columns) == ["label", "probability"]
+        assert list(answer.columns) == [
+            "label", "probability", "probability_negative", "probability_positive",
+        ]  # fmt: skip
         assert len(answer) == 3
         assert set(answer["label"]) <= {"negative", "positive"}
     signature = model.metadata.signature

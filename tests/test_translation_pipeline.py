@@ -87,7 +87,7 @@ def test_a_training_run_is_recorded_registered_and_served(compose_config, capsys
     mlflow.set_tracking_uri(cfg.logger.tracking_uri)
     model = mlflow.pyfunc.load_model("models:/rnnpipe-translation/1")
     answer = model.predict(pd.DataFrame({"text": ["A dog runs.", "Two men sit on a bench."]}))
-    assert list(answer.columns) == ["translation"]
+    assert list(answer.columns) == ["translation", "log_probability", "score"]
     assert len(answer) == 2 and all(isinstance(t, str) for t in answer["translation"])
 
     table = predict(
@@ -97,7 +97,7 @@ def test_a_training_run_is_recorded_registered_and_served(compose_config, capsys
             config_name="predict",
         )
     )
-    assert table.columns.tolist() == ["input", "translation"]
+    assert table.columns.tolist() == ["input", "translation", "log_probability", "score"]
     assert table["translation"][0] == answer["translation"][0]  # the same model, same decoding
     assert "A dog runs." in capsys.readouterr().out
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
@@ -34,6 +36,22 @@ class DataFormatError(RnnpipeError, ValueError):
         if found is not None:
             message += f", got {found}"
         super().__init__(message)
+
+
+class InputRowError(RnnpipeError, ValueError):
+    """An input row a model cannot predict from, as a request's client needs it told:
+    ``row <n> (<column>): expected <what>, got <what was found>``, rows counted from 0 in the
+    order they were sent (a DataFrame's positions)."""
+
+    def __init__(self, row: int, column: str, expected: str, found: str):
+        super().__init__(f"row {row} ({column}): expected {expected}, got {found}")
+
+
+def shown(value: Any) -> str:
+    """A request's value as its sender wrote it: a missing one (None, or the NaN pandas and
+    MLflow make of it) is ``null``, anything else its repr."""
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return "null" if missing else repr(value)
 
 
 def require_file(path: str | Path, expected: str = "an existing file") -> Path:

@@ -109,5 +109,7 @@ def test_serving_refuses_an_input_longer_than_the_training_limit():
         tag_scheme="BIOES", pad_id=0, unk_id=1, char_pad_id=0,
         preprocessing={"max_word_length": 5}, data_config={"max_tokens": 10},
     )  # fmt: skip
-    with pytest.raises(ValueError, match=r"tokens 0: expected at most 10 tokens \(data.max_tokens"):
+    with pytest.raises(
+        ValueError, match=r"row 0 \(tokens\): expected at most 10 tokens \(data.max_tokens"
+    ):
         tagger.predict_frame(pd.DataFrame({"tokens": [words]}))

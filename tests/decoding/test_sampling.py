@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -22,9 +23,11 @@ def bigram_model(seed: int = 0):
     return step
 
 
-def run(sampling: Sampling, rows: int = 8, step=None, forbidden=(0, 1)):
+def run(sampling: Sampling, rows: int = 8, step=None, forbidden=(0, 1)) -> list[list[int]]:
+    """The generated token ids of each row."""
     start = torch.full((rows,), 2)
-    return generate(step or bigram_model(), start, END, sampling, forbidden_ids=forbidden)
+    samples = generate(step or bigram_model(), start, END, sampling, forbidden_ids=forbidden)
+    return [sample.tokens for sample in samples]
 
 
 def test_the_same_seed_gives_the_same_reviews_and_another_seed_others():
@@ -46,7 +49,9 @@ def test_top_k_of_one_is_greedy():
 def test_greedy_takes_the_most_likely_token():
     logits = torch.tensor([[0.1, 2.0, -1.0], [3.0, 0.0, 2.9]])
     generator = torch.Generator().manual_seed(0)
-    assert choose_next(logits, Sampling(temperature=0), generator).tolist() == [1, 0]
+    tokens, log_probability = choose_next(logits, Sampling(temperature=0), generator)
+    assert tokens.tolist() == [1, 0]
+    assert log_probability.tolist() == [0.0, 0.0]  # greedy is certain of its choice
 
 
 def test_top_k_keeps_the_k_largest_logits():
@@ -73,7 +78,7 @@ def test_temperature_sharpens_and_flattens():
     share = {}
     for temperature in (0.5, 1.0, 2.0):
         generator = torch.Generator().manual_seed(0)
-        chosen = choose_next(logits, Sampling(temperature=temperature), generator)
+        chosen, _ = choose_next(logits, Sampling(temperature=temperature), generator)
         share[temperature] = (chosen == 0).float().mean().item()
     for temperature, observed in share.items():
         expected = 1 / (1 + math.exp(-2.0 / temperature))
@@ -112,3 +117,41 @@ def test_forbidden_tokens_are_never_chosen():
 def test_bad_settings_are_refused(settings, message):
     with pytest.raises(ValueError, match=message):
         Sampling(**settings)
+
+
+def teacher_forced_log_probability(tokens: list[int], log_table: torch.Tensor) -> float:
+    """log P of ``tokens`` then </s> after <s> (id 2), read from a bigram log-probability table."""
+    path = [2, *tokens, END]
+    return sum(log_table[a, b].item() for a, b in itertools.pairwise(path))
+
+
+def test_a_sample_scores_the_log_probability_it_was_drawn_with():
+    step = bigram_model()
+    logits = step(torch.arange(VOCAB), None)[0].index_fill(1, torch.tensor([0, 1]), -math.inf)
+    start = torch.full((6,), 2)
+    for temperature in (1.0, 0.7):
+        # the distribution sampled from: softmax(logits / T), forbidden tokens cut
+        log_table = (logits / temperature).log_softmax(-1)
+        sampling = Sampling(temperature=temperature, max_length=60, seed=3)
+        samples = generate(step, start, END, sampling, forbidden_ids=(0, 1))
+        ended = [s for s in samples if len(s.tokens) < 60]
+        assert len(ended) >= 3
+        for sample in ended:
+            expected = teacher_forced_log_probability(sample.tokens, log_table)
+            assert sample.log_probability == pytest.approx(expected, abs=1e-4)
+    # with a top-k cut the distribution is renormalised over the k kept tokens
+    top_two = Sampling(temperature=1.0, top_k=2, max_length=1, seed=0)
+    [sample] = generate(step, start[:1], END, top_two, forbidden_ids=(0, 1))
+    kept = logits[2].topk(2).values
+    assert sample.log_probability == pytest.approx(
+        (logits[2, sample.tokens[0]] - kept.logsumexp(0)).item(), abs=1e-5
+    )
+
+
+def test_params_form_uses_zero_and_one_for_no_cut():
+    sampling = Sampling(temperature=0.8, top_k=None, top_p=None, max_length=300, seed=0)
+    params = sampling.as_params()
+    assert params == {"temperature": 0.8, "top_k": 0, "top_p": 1.0, "max_length": 300, "seed": 0}
+    assert Sampling.from_params(**params) == sampling
+    cut = Sampling(temperature=1.0, top_k=5, top_p=0.9, max_length=10, seed=2)
+    assert Sampling.from_params(**cut.as_params()) == cut

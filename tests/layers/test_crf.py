@@ -121,3 +121,27 @@ def test_padding_does_not_change_loss_or_gradients():
 def test_shape_errors_are_reported():
     with pytest.raises(ValueError, match=r"allowed must be \(C, C\)"):
         LinearChainCRF(torch.ones(3, 2), torch.ones(3), torch.ones(3))
+
+
+@pytest.mark.parametrize(("labels", "scheme"), [(IOB2, "IOB2"), (BIOES, "BIOES"), (IOB2, None)])
+@torch.no_grad()
+def test_marginals_match_enumeration_and_sum_to_one(labels, scheme):
+    crf = make_crf(labels, scheme, seed=2)
+    lengths = [4, 1, 3]
+    emissions = torch.randn(
+        len(lengths), 4, len(labels), generator=torch.Generator().manual_seed(3)
+    )
+    mask = torch.arange(4)[None, :] < torch.tensor(lengths)[:, None]
+    marginals = crf.marginals(emissions, mask)
+    for row, length in enumerate(lengths):
+        log_z, _, scores = brute_force(crf, emissions[row], length)
+        # P(y_t = j | x): the probability of every allowed path with tag j at step t, summed
+        expected = torch.zeros(length, len(labels))
+        for path, score in scores.items():
+            for t, tag in enumerate(path):
+                expected[t, tag] += (score - log_z).exp()
+        torch.testing.assert_close(marginals[row, :length], expected)
+        torch.testing.assert_close(marginals[row, :length].sum(-1), torch.ones(length))
+        assert (marginals[row, length:] == 0).all()  # padding
+    if scheme is not None:  # a tag the scheme forbids at the start has probability 0 there
+        assert (marginals[:, 0, ~crf.allowed_start] == 0).all()

@@ -7,18 +7,31 @@ Both drive a ``step`` function and know nothing else about the model:
 ``tokens`` are the previous outputs (``<s>`` first); ``state`` is a dict of tensors whose first
 dimension is the batch row (the decoder's hidden state, the encoder outputs, the source mask,
 ...). Beam search keeps ``beam_size`` rows per sentence and reorders the state rows as beams are
-chosen. Both return, per sentence, the token ids after ``<s>`` up to but not including ``</s>``.
+chosen. Both return, per sentence, hypotheses (:class:`Hypothesis`): the token ids after ``<s>``
+up to but not including ``</s>``, with their log-probability and the length-penalised score
+beams are ranked by.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 State = dict[str, Tensor]
 StepFunction = Callable[[Tensor, State], tuple[Tensor, State]]
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """An output sequence: ``log_probability`` is log P(y | x), ``</s>`` included when it was
+    emitted; ``score`` is ``log_probability / |y| ** length_penalty``, |y| counting ``</s>``."""
+
+    tokens: list[int]
+    log_probability: float
+    score: float
 
 
 def batch_size_of(state: State) -> int:
@@ -35,24 +48,39 @@ def cut_at_end(sequence: list[int], eos_id: int) -> list[int]:
 
 @torch.no_grad()
 def greedy_search(
-    step: StepFunction, state: State, bos_id: int, eos_id: int, max_length: int
-) -> list[list[int]]:
+    step: StepFunction,
+    state: State,
+    bos_id: int,
+    eos_id: int,
+    max_length: int,
+    length_penalty: float = 1.0,
+) -> list[Hypothesis]:
     """The most likely next token at every step, until every sentence has emitted ``</s>``
-    (or ``max_length`` tokens)."""
+    (or ``max_length`` tokens); log P sums the chosen tokens' log-probabilities."""
     batch = batch_size_of(state)
     device = next(iter(state.values())).device
     tokens = torch.full((batch,), bos_id, dtype=torch.long, device=device)
     finished = torch.zeros(batch, dtype=torch.bool, device=device)
+    log_probability = torch.zeros(batch, device=device)
+    length = torch.zeros(batch, dtype=torch.long, device=device)
     outputs = []
     for _ in range(max_length):
         log_probs, state = step(tokens, state)
-        tokens = log_probs.argmax(dim=-1)
+        best, tokens = log_probs.max(dim=-1)
+        # a sentence that has already ended adds nothing more
+        log_probability += best.where(~finished, 0.0)
+        length += (~finished).long()
         outputs.append(tokens)
         finished |= tokens == eos_id
         if finished.all():
             break
     sequences = torch.stack(outputs, dim=1).tolist()
-    return [cut_at_end(sequence, eos_id) for sequence in sequences]
+    return [
+        Hypothesis(cut_at_end(sequence, eos_id), log_p, log_p / n**length_penalty)
+        for sequence, log_p, n in zip(
+            sequences, log_probability.tolist(), length.tolist(), strict=True
+        )
+    ]
 
 
 @torch.no_grad()
@@ -64,7 +92,8 @@ def beam_search(
     max_length: int,
     beam_size: int,
     length_penalty: float = 1.0,
-) -> list[list[int]]:
+    n_best: int = 1,
+) -> list[list[Hypothesis]]:
     """Keep the ``beam_size`` best partial translations of every sentence at each step.
 
     A hypothesis y is ranked by ``log P(y) / |y| ** length_penalty``, |y| counting ``</s>``:
@@ -73,10 +102,13 @@ def beam_search(
     that end with ``</s>`` and rank within the best ``beam_size`` are finished; the best
     ``beam_size`` that do not end go on. A sentence is done when it has ``beam_size`` finished
     hypotheses (its rows keep stepping until the whole batch is done); after ``max_length``
-    steps the beams still running count as finished. The best-ranked finished one is returned.
+    steps the beams still running count as finished. The ``n_best`` best-ranked finished ones
+    are returned, best first (fewer only if fewer than ``n_best`` finite ones exist).
     """
     if beam_size < 1:
         raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+    if not 1 <= n_best <= beam_size:
+        raise ValueError(f"n_best must be in [1, beam_size={beam_size}], got {n_best}")
     batch = batch_size_of(state)
     device = next(iter(state.values())).device
     # Row b * beam_size + k of the state is beam k of sentence b. All beams start as the same
@@ -86,7 +118,7 @@ def beam_search(
     scores = torch.full((batch, beam_size), float("-inf"), device=device)
     scores[:, 0] = 0.0
     history = torch.empty((batch, beam_size, 0), dtype=torch.long, device=device)
-    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     first_row = torch.arange(batch, device=device)[:, None] * beam_size
 
     for t in range(max_length):
@@ -100,8 +132,11 @@ def beam_search(
         ending = ends[:, :beam_size] & top_scores[:, :beam_size].isfinite()
         for b, rank in ending.nonzero().tolist():
             if len(finished[b]) < beam_size:
-                score = top_scores[b, rank].item() / (t + 1) ** length_penalty
-                finished[b].append((score, history[b, beams[b, rank]].tolist()))
+                log_p = top_scores[b, rank].item()
+                tokens_so_far = history[b, beams[b, rank]].tolist()
+                finished[b].append(
+                    Hypothesis(tokens_so_far, log_p, log_p / (t + 1) ** length_penalty)
+                )
         if all(len(hypotheses) == beam_size for hypotheses in finished):
             break
 
@@ -119,7 +154,9 @@ def beam_search(
         for b, hypotheses in enumerate(finished):
             for k in range(beam_size):
                 if len(hypotheses) < beam_size and scores[b, k].isfinite():
-                    score = scores[b, k].item() / max_length**length_penalty
-                    hypotheses.append((score, history[b, k].tolist()))
+                    log_p = scores[b, k].item()
+                    score = log_p / max_length**length_penalty
+                    hypotheses.append(Hypothesis(history[b, k].tolist(), log_p, score))
 
-    return [max(hypotheses, key=lambda scored: scored[0])[1] for hypotheses in finished]
+    ranked = [sorted(hypotheses, key=lambda h: h.score, reverse=True) for hypotheses in finished]
+    return [hypotheses[:n_best] for hypotheses in ranked]

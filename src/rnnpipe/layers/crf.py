@@ -16,7 +16,14 @@ with learned start scores :math:`\pi`, transition scores :math:`A` and end score
     \log Z = \log \sum_j \exp(\alpha_n(j) + \omega_j)
 
 and decoding is Viterbi: the same recursion with max in place of log-sum-exp, then following
-the back-pointers from the best last tag.
+the back-pointers from the best last tag. The backward algorithm runs the other way,
+
+.. math::
+    \beta_n(i) = \omega_i, \quad
+    \beta_t(i) = \log \sum_j \exp(A_{ij} + e_{t+1}(j) + \beta_{t+1}(j)),
+
+and with it each token's marginal :math:`p(y_t = j \mid x) = \exp(\alpha_t(j) + \beta_t(j) -
+\log Z)`: how sure the model is of each tag, summed over every sequence that passes through it.
 
 Transitions the tag scheme forbids (``I-X`` after ``O`` in IOB2) are fixed at :math:`-\infty`
 in :math:`\pi`, :math:`A` and :math:`\omega`: such a path has probability 0 in training and is
@@ -86,13 +93,48 @@ class LinearChainCRF(nn.Module):
 
     def log_partition(self, emissions: Tensor, mask: Tensor) -> Tensor:
         """:math:`\\log Z` by the forward algorithm: ``(B,)``."""
-        start, transitions, end = self.constrained_scores()
+        return self.log_partition_from(self.forward_scores(emissions, mask))
+
+    def log_partition_from(self, alpha: Tensor) -> Tensor:
+        """:math:`\\log Z` from the forward scores ``(B, T, C)``: their last step holds each
+        sentence's own last :math:`\\alpha`, carried over its padding."""
+        end = self.constrained_scores()[2]
+        return torch.logsumexp(alpha[:, -1] + end, dim=1)
+
+    def forward_scores(self, emissions: Tensor, mask: Tensor) -> Tensor:
+        """:math:`\\alpha_t(j)` at every step, ``(B, T, C)``; a finished sentence keeps its
+        last :math:`\\alpha` over its padding."""
+        start, transitions, _ = self.constrained_scores()
         alpha = start + emissions[:, 0]  # (B, C)
+        alphas = [alpha]
         for t in range(1, emissions.shape[1]):
             # alpha_t(j) = e_t(j) + logsumexp_i(alpha_{t-1}(i) + A_ij)
             step = emissions[:, t] + torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1)
-            alpha = torch.where(mask[:, t : t + 1], step, alpha)  # finished sentences keep alpha
-        return torch.logsumexp(alpha + end, dim=1)
+            alpha = torch.where(mask[:, t : t + 1], step, alpha)
+            alphas.append(alpha)
+        return torch.stack(alphas, dim=1)
+
+    def backward_scores(self, emissions: Tensor, mask: Tensor) -> Tensor:
+        """:math:`\\beta_t(i)` at every step, ``(B, T, C)``: :math:`\\omega` at each sentence's
+        last token (and over its padding)."""
+        _, transitions, end = self.constrained_scores()
+        beta = end.expand(emissions.shape[0], -1)  # (B, C)
+        betas = [beta]
+        for t in range(emissions.shape[1] - 2, -1, -1):
+            # beta_t(i) = logsumexp_j(A_ij + e_{t+1}(j) + beta_{t+1}(j))
+            following = (emissions[:, t + 1] + beta).unsqueeze(1)  # (B, 1, C)
+            step = torch.logsumexp(transitions + following, dim=2)
+            beta = torch.where(mask[:, t + 1 : t + 2], step, end)
+            betas.append(beta)
+        return torch.stack(betas[::-1], dim=1)
+
+    def marginals(self, emissions: Tensor, mask: Tensor) -> Tensor:
+        """:math:`p(y_t = j \\mid x)`, ``(B, T, C)``: each real token's sums to 1 (padding: 0)."""
+        alpha = self.forward_scores(emissions, mask)
+        beta = self.backward_scores(emissions, mask)
+        log_z = self.log_partition_from(alpha)
+        marginals = (alpha + beta - log_z[:, None, None]).exp()
+        return marginals.where(mask.unsqueeze(-1), 0.0)
 
     def decode(self, emissions: Tensor, mask: Tensor) -> list[list[int]]:
         """The highest-scoring allowed tag sequence of each sentence (its own length)."""

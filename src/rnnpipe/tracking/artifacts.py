@@ -3,7 +3,7 @@
 * artifacts: ``checkpoints/`` (the best), ``tokenizer/``, and the test reports ``plots/``,
   ``predictions/``, ``metrics/``, with the module's scoring tags;
 * a pyfunc ``model`` logged from code (``pyfunc_model.py``, the checkpoint its one artifact),
-  registered as ``rnnpipe-<task>``; it takes raw inputs in a DataFrame.
+  registered as ``rnnpipe-<task>``; it takes raw inputs in a DataFrame, and per-request params.
 """
 
 from __future__ import annotations
@@ -60,10 +60,14 @@ def log_model(
 ) -> mlflow.models.model.ModelInfo:
     """Log the pyfunc model (from code, with the checkpoint as its one artifact) and register it.
 
-    The model takes raw inputs in a DataFrame, so ``mlflow models serve`` answers plain JSON.
+    The model takes raw inputs in a DataFrame, so ``mlflow models serve`` answers plain JSON;
+    its signature's params are the module's :meth:`~TaskModule.serving_params`, each defaulting
+    to the trained model's own setting.
     """
     example = module.serving_example()
-    signature = infer_signature(example, module.predict_frame(example))
+    signature = infer_signature(
+        example, module.predict_frame(example), params=module.serving_params()
+    )
     mlflow.set_tracking_uri(logger._tracking_uri)
     with mlflow.start_run(run_id=logger.run_id):
         return mlflow.pyfunc.log_model(

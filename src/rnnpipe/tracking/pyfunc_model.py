@@ -1,13 +1,22 @@
 """The MLflow pyfunc model, logged from code: MLflow stores this file, not a pickled object.
 
 It loads the Lightning checkpoint it was logged with and hands raw inputs to the task module's
-own decoding, so a served model answers plain JSON (``{"dataframe_records": [{"text": ...}]}``).
+own decoding, so a served model answers plain JSON (``{"dataframe_records": [{"text": ...}]}``),
+with per-request ``params`` (``{"params": {"beam_size": 3}}``) in place of the model's own
+decoding settings for that request.
+
+A bad input row or param is refused as an :class:`~mlflow.exceptions.MlflowException` with
+``INVALID_PARAMETER_VALUE``: the scoring server then answers 400 with rnnpipe's message
+(``row 1 (text): expected a non-empty review, got ''``), not its generic "unexpected error".
 """
 
 import mlflow
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import set_model
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from rnnpipe.errors import RnnpipeError
 from rnnpipe.tasks.registry import load_checkpoint
 
 
@@ -16,7 +25,10 @@ class RnnpipeModel(mlflow.pyfunc.PythonModel):
         self.module = load_checkpoint(context.artifacts["checkpoint"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return self.module.predict_frame(model_input)
+        try:
+            return self.module.predict_frame(model_input, **(params or {}))
+        except (ValueError, RnnpipeError) as error:  # what the request asked for, not a bug
+            raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from error
 
 
 set_model(RnnpipeModel())

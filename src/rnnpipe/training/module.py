@@ -11,7 +11,9 @@ A task module owns its loss, metrics and decoding. This base owns what every one
 * the optimizer (and optional scheduler) from config as ``_target_`` mappings, kept as plain
   data in the hyperparameters so checkpoints load with ``torch.load(weights_only=True)``;
 * batched prediction with input checks: a DataFrame of raw inputs in, one row of decoded
-  predictions per input out (:meth:`predict_frame`, the MLflow pyfunc contract);
+  predictions (with their scores) per input out, under per-request decoding params whose
+  defaults are the model's hyperparameters (:meth:`predict_frame`, the MLflow pyfunc
+  contract);
 * the report writer's pieces, and gathering records from every DDP rank.
 
 The constructor arguments are the hyperparameters; a subclass passes its own on to the base,
@@ -32,6 +34,7 @@ from tokenizers import Tokenizer
 from torchmetrics import MeanMetric
 
 from rnnpipe.data.preprocessing import Preprocessing
+from rnnpipe.errors import InputRowError
 from rnnpipe.rnn import GRU, LSTM, RecurrentLayer, VanillaRNN
 
 CHECKPOINT_KEY = "rnnpipe"
@@ -144,9 +147,12 @@ class TaskModule(L.LightningModule):
         return value
 
     # -- serving -------------------------------------------------------------------------------
-    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def predict_frame(self, frame: pd.DataFrame, **params: Any) -> pd.DataFrame:
         """Raw inputs in the ``input_columns`` of ``frame`` (a row fills at least one), one row
-        of ``output_columns`` out per input. Every input is checked before any is predicted."""
+        of :meth:`prediction_columns` out per input. Every input is checked before any is
+        predicted, so a bad input is reported by the first bad row (0-based). ``params``
+        override :meth:`serving_params` for this call only."""
+        settings = self.serving_settings(params)
         if not set(self.input_columns) & set(frame.columns):
             raise ValueError(
                 f"expected {self.input_description}, got columns {list(frame.columns)}"
@@ -156,22 +162,40 @@ class TaskModule(L.LightningModule):
         ]
         self.eval()
         with torch.no_grad():
-            rows = self.predict_inputs(inputs)
-        # a column no row fills is one this model does not output (a generator's length
-        # without length buckets)
-        columns = [c for c in self.output_columns if not rows or any(c in row for row in rows)]
+            rows = self.predict_inputs(inputs, **settings)
+        # a column no row fills is one this call does not output (a generator's length without
+        # length buckets, a translator's n-best lists for n_best 1)
+        columns = [c for c in self.prediction_columns() if not rows or any(c in r for r in rows)]
         return pd.DataFrame(rows, columns=columns)
+
+    def prediction_columns(self) -> list[str]:
+        """The columns :meth:`predict_frame` may output: ``output_columns``, and any a task
+        names from its hyperparameters (a classifier's probability of each class)."""
+        return list(self.output_columns)
+
+    def serving_params(self) -> dict[str, Any]:
+        """The per-request params the served model takes, each at this model's own setting
+        (its hyperparameters): MLflow's ParamSchema is inferred from them. None by default."""
+        return {}
+
+    def serving_settings(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """:meth:`serving_params` with the given ``params`` in place of their defaults."""
+        defaults = self.serving_params()
+        unknown = sorted(set(params) - set(defaults))
+        if unknown:
+            raise ValueError(f"params: expected some of {sorted(defaults)}, got {unknown}")
+        return {**defaults, **params}
 
     def predict_texts(self, texts: Sequence[Any]) -> pd.DataFrame:
         """:meth:`predict_frame` for a list of inputs of the first input column
         (``rnnpipe-predict``)."""
         return self.predict_frame(pd.DataFrame({self.input_columns[0]: list(texts)}))
 
-    def predict_inputs(self, inputs: list[Any]) -> list[dict[str, Any]]:
+    def predict_inputs(self, inputs: list[Any], **settings: Any) -> list[dict[str, Any]]:
         """Output rows for parsed inputs, ``predict_batch_size`` at a time."""
         rows = []
         for start in range(0, len(inputs), self.predict_batch_size):
-            rows += self.predict_batch(inputs[start : start + self.predict_batch_size])
+            rows += self.predict_batch(inputs[start : start + self.predict_batch_size], **settings)
         return rows
 
     def check_input_length(self, row: int, column: str, length: int) -> None:
@@ -179,15 +203,17 @@ class TaskModule(L.LightningModule):
         within the memory training was bounded to (older checkpoints carry no limit)."""
         limit = self.data_config.get("max_tokens")
         if limit is not None and length > limit:
-            raise ValueError(
-                f"{column} {row}: expected at most {limit} tokens (data.max_tokens), got {length}"
+            raise InputRowError(
+                row, column, f"at most {limit} tokens (data.max_tokens)", f"{length} tokens"
             )
 
     def parse_input(self, row: int, record: dict[str, Any]) -> Any:
-        """One input row, checked and encoded; a ``ValueError`` names the row."""
+        """One input row, checked and encoded; an :class:`~rnnpipe.errors.InputRowError` names
+        the row and what was wrong with it."""
         raise NotImplementedError
 
-    def predict_batch(self, inputs: list[Any]) -> list[dict[str, Any]]:
+    def predict_batch(self, inputs: list[Any], **settings: Any) -> list[dict[str, Any]]:
+        """Output rows for parsed inputs, under the :meth:`serving_params` ``settings``."""
         raise NotImplementedError
 
     def serving_example(self) -> pd.DataFrame:

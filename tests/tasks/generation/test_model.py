@@ -73,7 +73,7 @@ def test_predict_texts_writes_one_reproducible_review_per_label():
     model = make_generator()
     requests = ["positive", "negative", "positive"]
     frame = model.predict_texts(requests)
-    assert list(frame.columns) == ["label", "review"]
+    assert list(frame.columns) == ["label", "review", "log_probability"]
     assert frame["label"].tolist() == requests
     assert all(isinstance(r, str) and len(r) <= 40 for r in frame["review"])
     assert frame.equals(model.predict_texts(requests))  # seeded
@@ -86,20 +86,71 @@ def test_greedy_generation_uses_no_randomness_and_no_special_tokens():
     frame = model.predict_texts(["positive", "positive"])
     assert frame["review"][0] == frame["review"][1]
     assert not {"<pad>", "<unk>", "<s>"} & set(frame["review"][0])
+    assert frame["log_probability"].tolist() == [0.0, 0.0]  # greedy is certain of each choice
+
+
+def review_log_probability(model: ReviewGenerator, label: int, review: str, temperature: float):
+    """log P(review </s> | label) teacher-forced, under softmax(logits / temperature) with the
+    tokens generation never chooses (<pad>, <unk>, <s>) cut."""
+    ids = [*model.tokenizer().encode(review).ids, model.hparams.eos_id]
+    tokens = torch.tensor([[model.hparams.bos_id, *ids[:-1]]])
+    with torch.no_grad():
+        logits, _ = model(tokens, torch.full_like(tokens, label))
+    logits = logits[0].index_fill(1, torch.tensor([0, 1, 2]), float("-inf")) / temperature
+    return logits.log_softmax(-1)[torch.arange(len(ids)), torch.tensor(ids)].sum().item()
+
+
+def test_each_review_scores_its_log_probability_at_the_temperature_used():
+    model = make_generator(sampling={"temperature": 1.0, "max_length": 200, "seed": 5})
+    for temperature in (1.0, 0.6):
+        # top_p 1.0: the whole distribution, no nucleus (the YAML's is 0.95)
+        frame = model.predict_frame(
+            pd.DataFrame({"label": ["negative", "positive"]}), temperature=temperature, top_p=1.0
+        )
+        for label, (review, log_probability) in enumerate(
+            zip(frame["review"], frame["log_probability"], strict=True)
+        ):
+            expected = review_log_probability(model, label, review, temperature)
+            assert log_probability == pytest.approx(expected, abs=1e-3)
+            assert log_probability < 0
+
+
+def test_sampling_params_apply_to_one_call_only():
+    model = make_generator(
+        sampling={"temperature": 1.0, "top_k": None, "top_p": 0.9, "max_length": 40, "seed": 5}
+    )
+    assert model.serving_params() == {
+        "temperature": 1.0, "top_k": 0, "top_p": 0.9, "max_length": 40, "seed": 5,
+    }  # fmt: skip
+    requests = pd.DataFrame({"label": ["positive"] * 4})
+    default = model.predict_frame(requests)
+    short = model.predict_frame(requests, max_length=3, seed=9)
+    assert all(len(review) <= 3 for review in short["review"])
+    greedy = model.predict_frame(requests, temperature=0.0)
+    assert greedy["review"].nunique() == 1
+    # the next call samples with the model's own settings again
+    assert model.sampling.max_length == 40 and model.sampling.seed == 5
+    assert model.predict_frame(requests).equals(default)
+    with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\]"):
+        model.predict_frame(requests, top_p=0.0)
 
 
 def test_a_length_bucket_is_taken_as_asked_or_drawn_from_the_labels_train_lengths():
     # every negative train review was short and every positive one long
     model = make_generator(length_buckets=["short", "long"], length_bucket_counts=[[4, 0], [0, 3]])
     frame = model.predict_texts(["negative", "positive", "positive:short", "negative:long"])
-    assert list(frame.columns) == ["label", "length", "review"]
+    assert list(frame.columns) == ["label", "length", "review", "log_probability"]
     assert frame["length"].tolist() == ["short", "long", "short", "long"]
 
 
 @pytest.mark.parametrize(
     ("request_text", "buckets", "message"),
     [
-        ("neutral", None, r"label 1: expected one of \['negative', 'positive'\], got 'neutral'"),
+        (
+            "neutral",
+            None,
+            r"row 1 \(label\): expected one of \['negative', 'positive'\], got 'neutral'",
+        ),
         ("positive:short", None, "got 'positive:short'"),
         ("positive:tiny", ["short", "long"], "length bucket of \\['short', 'long'\\]"),
         ("", None, "got ''"),

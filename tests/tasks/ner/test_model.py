@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pandas as pd
 import pytest
@@ -145,7 +146,7 @@ def test_predict_frame_takes_text_or_tokens_and_returns_pairs_and_spans():
         }
     )
     answer = model.predict_frame(frame)
-    assert list(answer.columns) == ["tagged", "entities"]
+    assert list(answer.columns) == ["tagged", "entities", "tag_probabilities"]
     tokens = [[t for t, _ in row] for row in answer["tagged"]]
     assert tokens == [["Peter", "Blackburn", "'s", "trip", "."], ["EU", "rejects", "U.S.", "lamb"]]
     for row, entities in zip(answer["tagged"], answer["entities"], strict=True):
@@ -162,6 +163,29 @@ def test_predict_frame_takes_text_or_tokens_and_returns_pairs_and_spans():
     assert texts["tagged"][0] == answer["tagged"][0]
 
 
+@pytest.mark.parametrize("crf", [True, False])
+def test_each_tag_comes_with_its_probability(crf):
+    model = make_tagger(crf=crf)
+    sentences = [["EU", "rejects", "German", "lamb"], ["Peter"]]
+    answer = model.predict_frame(pd.DataFrame({"tokens": sentences}))
+    batch = encode_sentences(sentences, model.tokenizer("words"), model.tokenizer("chars"), 8)
+    with torch.no_grad():
+        scores = model(batch)
+        mask = length_mask(batch["lengths"], scores.shape[1], scores.device)
+        # the CRF's marginals over all tag sequences, or each token's own softmax
+        expected = model.crf.marginals(scores, mask) if crf else scores.softmax(-1)
+    for row, (tagged, probabilities) in enumerate(
+        zip(answer["tagged"], answer["tag_probabilities"], strict=True)
+    ):
+        assert len(probabilities) == len(sentences[row])
+        chosen = [LABELS.index(tag) for _, tag in tagged]
+        assert probabilities == pytest.approx(
+            [expected[row, t, tag].item() for t, tag in enumerate(chosen)], abs=1e-6
+        )
+        assert all(0.0 < p <= 1.0 for p in probabilities)
+    assert expected[mask].sum(-1).tolist() == pytest.approx([1.0] * 5, abs=1e-5)
+
+
 @pytest.mark.parametrize(
     ("frame", "message"),
     [
@@ -169,15 +193,21 @@ def test_predict_frame_takes_text_or_tokens_and_returns_pairs_and_spans():
             pd.DataFrame({"sentence": ["x"]}),
             "expected a 'text' column of raw sentences or a 'tokens'",
         ),
-        (pd.DataFrame({"text": ["fine", "  "]}), "text 1: expected a non-empty sentence, got '  '"),
-        (pd.DataFrame({"text": [None]}), "text 0: expected a non-empty sentence, got None"),
-        (pd.DataFrame({"tokens": [["EU"], []]}), "tokens 1: expected a non-empty list of tokens"),
+        (
+            pd.DataFrame({"text": ["fine", "  "]}),
+            "row 1 (text): expected a non-empty sentence, got '  '",
+        ),
+        (pd.DataFrame({"text": [None]}), "row 0 (text): expected a non-empty sentence, got null"),
+        (
+            pd.DataFrame({"tokens": [["EU"], []]}),
+            "row 1 (tokens): expected a non-empty list of tokens",
+        ),
         (
             pd.DataFrame({"tokens": [["New York"]]}),
-            "tokens 0: expected a non-empty list of tokens without spaces",
+            "row 0 (tokens): expected a non-empty list of tokens without spaces",
         ),
     ],
 )
 def test_bad_serving_inputs_are_refused(frame, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         make_tagger().predict_frame(frame)

@@ -58,13 +58,32 @@ def test_logits_shape_and_unknown_pooling():
 
 def test_predict_texts_returns_a_label_and_probability_per_text():
     frame = make_classifier().predict_texts(["good food", "bad", "unheard-of words"])
-    assert list(frame.columns) == ["label", "probability"]
+    assert list(frame.columns) == [
+        "label", "probability", "probability_negative", "probability_positive",
+    ]  # fmt: skip
     assert len(frame) == 3
     assert set(frame["label"]) <= {"negative", "positive"}
     assert ((frame["probability"] >= 0.5) & (frame["probability"] <= 1.0)).all()
 
 
+def test_every_class_gets_its_softmax_probability():
+    model = make_classifier(labels=["negative", "neutral", "positive"])
+    frame = model.predict_texts(["good food", "bad food food"])
+    columns = ["probability_negative", "probability_neutral", "probability_positive"]
+    good, bad = (model.tokenizer().encode(text).ids for text in ("good food", "bad food food"))
+    assert len(good) == 2 and len(bad) == 3
+    with torch.no_grad():
+        tokens = torch.tensor([[*good, 0], bad])  # padded with <pad> (id 0)
+        expected = model(tokens, torch.tensor([2, 3])).softmax(-1)
+    assert frame[columns].to_numpy() == pytest.approx(expected.numpy(), abs=1e-6)
+    assert frame[columns].sum(axis=1).tolist() == pytest.approx([1.0, 1.0])
+    # the chosen label is the most probable class, and "probability" is its probability
+    best = expected.argmax(-1).tolist()
+    assert frame["label"].tolist() == [model.hparams.labels[i] for i in best]
+    assert frame["probability"].tolist() == pytest.approx(expected.max(-1).values.tolist())
+
+
 @pytest.mark.parametrize("bad", ["", "   ", None])
 def test_predict_texts_refuses_empty_text(bad):
-    with pytest.raises(ValueError, match="text 1: expected a non-empty review"):
+    with pytest.raises(ValueError, match=r"row 1 \(text\): expected a non-empty review"):
         make_classifier().predict_texts(["fine", bad])

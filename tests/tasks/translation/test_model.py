@@ -69,7 +69,7 @@ def test_teacher_forcing_in_one_call_equals_stepping(attention, cell):
 def test_without_teacher_forcing_the_decoder_reads_its_own_greedy_output():
     model = make_translator(attention="additive", max_decode_length=6)
     source, source_lengths = batch_of(model, ENGLISH)
-    greedy = model.translate(source, source_lengths, beam_size=1)
+    greedy = model.best_translations(source, source_lengths, beam_size=1, n_best=1)
     target_in = torch.full((3, 6), model.hparams.bos_id)
     attentional = model.forward_sampled(source, source_lengths, target_in, ratio=0.0)
     own_guesses = model.output(attentional).argmax(-1).tolist()
@@ -83,9 +83,15 @@ def test_a_sentence_translates_the_same_alone_or_padded_in_a_batch(beam_size, ce
         f"model.cell={cell}", attention="multiplicative", num_layers=2, max_decode_length=7
     )
     source, lengths = batch_of(model, ENGLISH)
-    together = model.translate(source, lengths, beam_size=beam_size)
-    alone = [model.translate(*batch_of(model, [text]), beam_size=beam_size)[0] for text in ENGLISH]
-    assert together == alone
+    together = model.translate(source, lengths, beam_size=beam_size, n_best=beam_size)
+    alone = [model.translate(*batch_of(model, [text]), beam_size, beam_size)[0] for text in ENGLISH]
+    assert [[h.tokens for h in found] for found in together] == [
+        [h.tokens for h in found] for found in alone
+    ]
+    for found_together, found_alone in zip(together, alone, strict=True):
+        assert [h.log_probability for h in found_together] == pytest.approx(
+            [h.log_probability for h in found_alone], abs=1e-5
+        )
 
 
 def force_output_distribution(model: Translator, probabilities: dict[str, float]) -> None:
@@ -108,7 +114,9 @@ def test_decoding_a_forced_distribution_gives_the_exact_expected_output():
     texts = ["a man runs .", "two dogs play in the snow ."]
     # greedy: "ja" at every step, never </s>, until max_decode_length
     source, lengths = batch_of(model, texts)
-    greedy = model.tokenizer("target").decode_batch(model.translate(source, lengths, 1))
+    greedy = model.tokenizer("target").decode_batch(
+        model.best_translations(source, lengths, beam_size=1)
+    )
     assert greedy == ["ja ja ja ja"] * 2
     # beam 2: "</s>" (mean log P log 0.4 = -0.92) and "ja </s>" (-0.81) finish first; the
     # second ranks best
@@ -136,9 +144,70 @@ def test_the_classic_seq2seq_has_no_attention_parameters():
 
 def test_bad_inputs_and_settings_are_named():
     model = make_translator()
-    with pytest.raises(ValueError, match=r"text 1: expected a non-empty English sentence"):
+    with pytest.raises(ValueError, match=r"row 1 \(text\): expected a non-empty English sentence"):
         model.predict_texts(["a man runs .", "  "])
     with pytest.raises(ValueError, match=r"expected a 'text' column"):
         model.predict_frame(pd.DataFrame({"sentence": ["a man"]}))
     with pytest.raises(InstantiationException, match=r"teacher_forcing_ratio must be in \[0, 1\]"):
         make_translator(teacher_forcing_ratio=1.5)
+
+
+def test_a_greedy_translation_scores_its_teacher_forced_log_probability():
+    model = make_translator(attention="additive", max_decode_length=6)
+    source, lengths = batch_of(model, ENGLISH)
+    found = model.translate(source, lengths, beam_size=1, n_best=1)
+    eos, limit = model.hparams.eos_id, model.hparams.max_decode_length
+    for row, [hypothesis] in enumerate(found):
+        # what greedy emitted: its tokens, and </s> unless it was cut at max_decode_length
+        emitted = hypothesis.tokens + ([eos] if len(hypothesis.tokens) < limit else [])
+        target_in = torch.tensor([[model.hparams.bos_id, *emitted[:-1]]])
+        attentional, _ = model(
+            source[row : row + 1, : lengths[row]], lengths[row : row + 1], target_in,
+            torch.tensor([len(emitted)]),
+        )  # fmt: skip
+        step_log_probs = model.output(attentional[0]).log_softmax(-1)
+        recomputed = step_log_probs[torch.arange(len(emitted)), torch.tensor(emitted)].sum()
+        assert hypothesis.log_probability == pytest.approx(recomputed.item(), abs=1e-4)
+        assert hypothesis.score == pytest.approx(recomputed.item() / len(emitted), abs=1e-4)
+    served = model.predict_frame(pd.DataFrame({"text": ENGLISH}), beam_size=1)
+    assert served["log_probability"].tolist() == pytest.approx(
+        [h.log_probability for [h] in found], abs=1e-5
+    )
+
+
+def test_n_best_translations_come_sorted_by_score_for_one_call_only():
+    model = make_translator(max_decode_length=5, beam_size=2)
+    frame = pd.DataFrame({"text": ENGLISH[:2]})
+    default = model.predict_frame(frame)
+    assert list(default.columns) == ["translation", "log_probability", "score"]
+
+    three = model.predict_frame(frame, beam_size=3, n_best=3)
+    assert list(three.columns) == [
+        "translation", "log_probability", "score", "translations", "log_probabilities", "scores",
+    ]  # fmt: skip
+    for _, row in three.iterrows():
+        assert len(row["translations"]) == len(row["log_probabilities"]) == 3
+        assert row["scores"] == sorted(row["scores"], reverse=True)
+        assert row["translations"][0] == row["translation"]
+        assert row["scores"][0] == row["score"]
+        assert all(
+            lp <= score <= 0
+            for lp, score in zip(row["log_probabilities"], row["scores"], strict=True)
+        )
+    # the next call is the model's own beam of 2 again: the params changed nothing for it
+    assert model.hparams.beam_size == 2 and model.hparams.n_best == 1
+    pd.testing.assert_frame_equal(model.predict_frame(frame), default)
+
+
+def test_n_best_over_the_beam_and_unknown_params_are_refused():
+    model = make_translator(beam_size=3)
+    frame = pd.DataFrame({"text": ENGLISH[:1]})
+    with pytest.raises(ValueError, match=r"n_best must be in \[1, beam_size=3\], got 4"):
+        model.predict_frame(frame, n_best=4)
+    with pytest.raises(ValueError, match=r"n_best must be in \[1, beam_size=1\], got 2"):
+        model.predict_frame(frame, beam_size=1, n_best=2)
+    with pytest.raises(ValueError, match=r"params: expected some of \['beam_size', 'length_pe"):
+        model.predict_frame(frame, temperature=0.5)
+    assert model.serving_params() == {
+        "beam_size": 3, "n_best": 1, "length_penalty": 1.0, "max_length": 80,
+    }  # fmt: skip

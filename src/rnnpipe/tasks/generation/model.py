@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from rnnpipe.decoding.sampling import Sampling, generate
+from rnnpipe.errors import InputRowError, shown
 from rnnpipe.rnn import LSTM
 from rnnpipe.training.module import TaskModule, save_table
 from rnnpipe.training.tbptt import RnnState, TruncatedBPTT, rnn_over_chunk
@@ -41,7 +42,9 @@ BUCKET_SEPARATOR = ":"  # an input is "<label>" or "<label>:<length bucket>"
 class ReviewGenerator(TruncatedBPTT, TaskModule):
     input_columns = ("label",)
     input_description = "a 'label' column of sentiment labels (e.g. 'positive')"
-    output_columns = ("label", "length", "review")  # length: only with length buckets
+    # length: only with length buckets; log_probability: of the review and its </s>, under the
+    # distribution it was sampled from (rnnpipe.decoding.sampling)
+    output_columns = ("label", "length", "review", "log_probability")
     time_keys = ("tokens", "targets", "labels", "buckets")
 
     def __init__(
@@ -208,12 +211,14 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         if buckets:
             expected += f", optionally followed by ':' and a length bucket of {buckets}"
         if label not in labels or (bucket and bucket not in (buckets or [])):
-            raise ValueError(f"label {row}: expected {expected}, got {text!r}")
+            raise InputRowError(row, "label", expected, shown(text))
         return labels.index(label), buckets.index(bucket) if bucket else None
 
     @torch.no_grad()
-    def generate_reviews(self, labels: list[int], buckets: list[int] | None = None) -> list[str]:
-        """One review for each label index (and length bucket index), with ``self.sampling``."""
+    def generate_reviews(
+        self, labels: list[int], buckets: list[int] | None, sampling: Sampling
+    ) -> list[tuple[str, float]]:
+        """One review for each label index (and length bucket index), and its log-probability."""
         label_ids = torch.tensor(labels, device=self.device)[:, None]  # (B, 1): one step at a time
         bucket_ids = torch.tensor(buckets, device=self.device)[:, None] if buckets else None
 
@@ -222,37 +227,46 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
             return logits[:, 0], hidden
 
         hparams = self.hparams
-        sequences = generate(
+        samples = generate(
             step,
             start=torch.full((len(labels),), hparams.bos_id, device=self.device),
             end_id=hparams.eos_id,
-            sampling=self.sampling,
+            sampling=sampling,
             forbidden_ids=(hparams.pad_id, hparams.unk_id, hparams.bos_id),
         )
         tokenizer = self.tokenizer()
-        return [tokenizer.decode(ids) for ids in sequences]
+        return [(tokenizer.decode(sample.tokens), sample.log_probability) for sample in samples]
 
-    def draw_buckets(self, labels: list[int], given: list[int | None]) -> list[int]:
+    def draw_buckets(self, labels: list[int], given: list[int | None], seed: int) -> list[int]:
         """The requested length buckets; where none was asked for, one drawn (seeded) from how
         often the label's train reviews fall in each bucket."""
         counts = torch.tensor(self.hparams.length_bucket_counts, dtype=torch.float)
-        generator = torch.Generator().manual_seed(self.sampling.seed)
+        generator = torch.Generator().manual_seed(seed)
         drawn = torch.multinomial(counts[labels], 1, generator=generator).squeeze(1).tolist()
         return [b if b is not None else d for b, d in zip(given, drawn, strict=True)]
 
-    def predict_inputs(self, requests: list[tuple[int, int | None]]) -> list[dict[str, Any]]:
-        """A generated review for each requested label (and length bucket), all in one batch:
-        the sampling is seeded once for the whole request."""
+    def serving_params(self) -> dict[str, Any]:
+        """The sampling settings (model.sampling): ``temperature``, ``top_k`` (0: no cut),
+        ``top_p`` (1.0: no nucleus), ``max_length`` (tokens) and ``seed``."""
+        return self.sampling.as_params()
+
+    def predict_inputs(
+        self, requests: list[tuple[int, int | None]], **settings: Any
+    ) -> list[dict[str, Any]]:
+        """A generated review for each requested label (and length bucket), all in one batch
+        under the sampling ``settings``: the sampling is seeded once for the whole request."""
+        sampling = Sampling.from_params(**settings)
         labels = [label for label, _ in requests]
         rows: list[dict[str, Any]] = [{"label": self.hparams.labels[i]} for i in labels]
         buckets = None
         if self.hparams.length_buckets:
-            buckets = self.draw_buckets(labels, [bucket for _, bucket in requests])
+            buckets = self.draw_buckets(labels, [bucket for _, bucket in requests], sampling.seed)
             for row, bucket in zip(rows, buckets, strict=True):
                 row["length"] = self.hparams.length_buckets[bucket]
-        reviews = self.generate_reviews(labels, buckets) if labels else []
-        for row, review in zip(rows, reviews, strict=True):
+        reviews = self.generate_reviews(labels, buckets, sampling) if labels else []
+        for row, (review, log_probability) in zip(rows, reviews, strict=True):
             row["review"] = review
+            row["log_probability"] = log_probability
         return rows
 
     def serving_example(self) -> pd.DataFrame:

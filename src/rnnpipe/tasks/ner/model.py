@@ -12,6 +12,9 @@ Padded positions are masked out of the loss and the metrics. Decoding never prod
 sequence the scheme forbids (``I-X`` after ``O``): the CRF's constrained Viterbi, or
 (``constrained_decoding``) Viterbi over the per-token log-probabilities with only the scheme's
 constraints; plain per-token argmax otherwise. Entities are scored as conlleval scores them.
+
+Served, each decoded tag comes with its probability: the CRF's marginal P(y_t = tag | sentence)
+(forward-backward, every tag sequence through it summed), or without a CRF the token's softmax.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassConfusionMatrix
 
+from rnnpipe.errors import InputRowError, shown
 from rnnpipe.layers.crf import LinearChainCRF, viterbi
 from rnnpipe.tasks.ner.features import encode_sentences, split_sentence
 from rnnpipe.tasks.ner.metrics import EntityScores, micro_scores, scores_by_type
@@ -47,7 +51,7 @@ def scheme_constraints(
 class EntityTagger(TaskModule):
     input_columns = ("text", "tokens")
     input_description = "a 'text' column of raw sentences or a 'tokens' column of token lists"
-    output_columns = ("tagged", "entities")
+    output_columns = ("tagged", "entities", "tag_probabilities")
     unsaved_arguments = ("pretrained_embeddings",)
 
     def __init__(
@@ -181,6 +185,13 @@ class EntityTagger(TaskModule):
         labels = self.hparams.labels
         return [[labels[i] for i in path] for path in paths]
 
+    def tag_probabilities(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """P(y_t = j | sentence), ``(B, T, C)``: the CRF's marginals, else each token's
+        softmax (what a tagger without a CRF is trained on)."""
+        if self.hparams.crf:
+            return self.crf.marginals(scores, mask)
+        return scores.softmax(-1)
+
     # -- training, validation, test ------------------------------------------------------------
     def _step(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         scores = self(batch)
@@ -277,21 +288,22 @@ class EntityTagger(TaskModule):
             if not tokens or not all(
                 isinstance(t, str) and t and not any(c.isspace() for c in t) for t in tokens
             ):
-                raise ValueError(
-                    f"tokens {row}: expected a non-empty list of tokens without spaces, "
-                    f"got {tokens!r}"
+                raise InputRowError(
+                    row, "tokens", "a non-empty list of tokens without spaces", shown(tokens)
                 )
             self.check_input_length(row, "tokens", len(tokens))
             return tokens
         text = record.get("text")
         tokens = split_sentence(text) if isinstance(text, str) else []
         if not tokens:
-            raise ValueError(f"text {row}: expected a non-empty sentence, got {text!r}")
+            raise InputRowError(row, "text", "a non-empty sentence", shown(text))
         self.check_input_length(row, "text", len(tokens))
         return tokens
 
-    def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """The predicted tags of pre-split sentences."""
+    def predict_tokens(
+        self, sentences: Sequence[Sequence[str]]
+    ) -> tuple[list[list[str]], list[list[float]]]:
+        """The predicted tags of pre-split sentences, and the probability of each."""
         batch = encode_sentences(
             sentences,
             self.tokenizer("words"),
@@ -299,13 +311,23 @@ class EntityTagger(TaskModule):
             self.preprocessing["max_word_length"],
         )
         scores = self({k: v.to(self.device) for k, v in batch.items()})
-        return self.decode(scores, length_mask(batch["lengths"], scores.shape[1], self.device))
+        mask = length_mask(batch["lengths"], scores.shape[1], self.device)
+        tags = self.decode(scores, mask)
+        index = {label: i for i, label in enumerate(self.hparams.labels)}
+        distributions = self.tag_probabilities(scores, mask).cpu().tolist()
+        probabilities = [
+            [distribution[t][index[tag]] for t, tag in enumerate(sentence_tags)]
+            for distribution, sentence_tags in zip(distributions, tags, strict=True)
+        ]
+        return tags, probabilities
 
     def predict_batch(self, sentences: list[list[str]]) -> list[dict[str, Any]]:
-        """One row per sentence: ``tagged`` (token, tag) pairs and ``entities`` spans
-        (``type``, ``text``, token ``start`` and exclusive ``end``)."""
+        """One row per sentence: ``tagged`` (token, tag) pairs, ``entities`` spans (``type``,
+        ``text``, token ``start`` and exclusive ``end``) and ``tag_probabilities``, one per
+        token: the probability of its tag."""
         rows = []
-        for tokens, tags in zip(sentences, self.predict_tokens(sentences), strict=True):
+        tagged, probabilities = self.predict_tokens(sentences)
+        for tokens, tags, tag_probabilities in zip(sentences, tagged, probabilities, strict=True):
             entities = [
                 {
                     "type": c.type,
@@ -319,6 +341,7 @@ class EntityTagger(TaskModule):
                 {
                     "tagged": [[t, g] for t, g in zip(tokens, tags, strict=True)],
                     "entities": entities,
+                    "tag_probabilities": tag_probabilities,
                 }
             )
         return rows

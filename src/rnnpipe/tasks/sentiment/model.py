@@ -24,6 +24,7 @@ from torchmetrics.classification import (
 )
 
 from rnnpipe.data.tokenization import PAD, encode_texts, pad_batch
+from rnnpipe.errors import InputRowError, shown
 from rnnpipe.training.module import TaskModule, length_mask, save_table
 from rnnpipe.training.plots import save_confusion_matrix
 
@@ -32,7 +33,7 @@ POOLINGS = ("last", "mean", "max")
 
 class SentimentClassifier(TaskModule):
     input_description = "a 'text' column of raw reviews"
-    output_columns = ("label", "probability")
+    output_columns = ("label", "probability")  # then probability_<label> for every class
     predict_batch_size = 256
 
     def __init__(
@@ -161,21 +162,35 @@ class SentimentClassifier(TaskModule):
     def parse_input(self, row: int, record: dict[str, Any]) -> list[int]:
         text = record.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"text {row}: expected a non-empty review, got {text!r}")
+            raise InputRowError(row, "text", "a non-empty review", shown(text))
         [ids] = encode_texts(self.tokenizer(), [text])
         self.check_input_length(row, "text", len(ids))
         return ids
 
+    def prediction_columns(self) -> list[str]:
+        return [*self.output_columns, *self.class_columns()]
+
+    def class_columns(self) -> list[str]:
+        """``probability_<label>`` of each class, in the order of the labels."""
+        return [f"probability_{label}" for label in self.hparams.labels]
+
     def predict_batch(self, encoded: list[list[int]]) -> list[dict[str, Any]]:
-        """Label and its probability for each encoded review."""
+        """For each encoded review: the label, its probability, and P(class | review) of
+        every class (they sum to 1)."""
         tokens, lengths = pad_batch(encoded, pad_id=self.tokenizer().token_to_id(PAD))
-        probabilities = self(tokens.to(self.device), lengths).softmax(-1).cpu()
-        confidence, predicted = probabilities.max(-1)
-        labels = self.hparams.labels
-        return [
-            {"label": labels[index], "probability": probability}
-            for index, probability in zip(predicted.tolist(), confidence.tolist(), strict=True)
-        ]
+        probabilities = self(tokens.to(self.device), lengths).softmax(-1).cpu().tolist()
+        labels, columns = self.hparams.labels, self.class_columns()
+        rows = []
+        for probs in probabilities:
+            predicted = max(range(len(probs)), key=probs.__getitem__)
+            rows.append(
+                {
+                    "label": labels[predicted],
+                    "probability": probs[predicted],
+                    **dict(zip(columns, probs, strict=True)),
+                }
+            )
+        return rows
 
     def serving_example(self) -> pd.DataFrame:
         return pd.DataFrame({"text": ["The food was delicious.", "Cold soup and a rude waiter."]})

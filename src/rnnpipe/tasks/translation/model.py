@@ -36,7 +36,8 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from rnnpipe.data.tokenization import encode_texts, pad_batch
-from rnnpipe.decoding.search import State, beam_search, greedy_search
+from rnnpipe.decoding.search import Hypothesis, State, beam_search, greedy_search
+from rnnpipe.errors import InputRowError, shown
 from rnnpipe.layers.attention import build_attention
 from rnnpipe.tasks.translation.attention_map import save_attention_map
 from rnnpipe.training.module import TaskModule, length_mask, save_table
@@ -51,7 +52,16 @@ def lowercases(tokenizer: Tokenizer) -> bool:
 
 class Translator(TaskModule):
     input_description = "a 'text' column of English sentences"
-    output_columns = ("translation",)
+    # the best translation, its log P(y | x) and its length-penalised score; with n_best > 1,
+    # the n best of each, best first
+    output_columns = (
+        "translation",
+        "log_probability",
+        "score",
+        "translations",
+        "log_probabilities",
+        "scores",
+    )
 
     def __init__(
         self,
@@ -74,6 +84,7 @@ class Translator(TaskModule):
         teacher_forcing_ratio: float,
         label_smoothing: float,
         beam_size: int,
+        n_best: int,
         length_penalty: float,
         max_decode_length: int,
         optimizer: dict[str, Any],
@@ -90,6 +101,8 @@ class Translator(TaskModule):
                 "beam_size and max_decode_length must be >= 1, "
                 f"got {beam_size} and {max_decode_length}"
             )
+        if not 1 <= n_best <= beam_size:
+            raise ValueError(f"n_best must be in [1, beam_size={beam_size}], got {n_best}")
         super().__init__(optimizer, scheduler, preprocessing, data_config)
         self.source_embedding = nn.Embedding(source_vocab_size, embedding_dim, padding_idx=pad_id)
         self.encoder = self.recurrent_layer(embedding_dim, hidden_size, bidirectional=True)
@@ -213,17 +226,45 @@ class Translator(TaskModule):
 
     @torch.no_grad()
     def translate(
-        self, source: Tensor, source_lengths: Tensor, beam_size: int | None = None
-    ) -> list[list[int]]:
-        """Target ids for each source sentence: greedy for ``beam_size`` 1, else beam search."""
-        beam_size = self.hparams.beam_size if beam_size is None else beam_size
+        self,
+        source: Tensor,
+        source_lengths: Tensor,
+        beam_size: int | None = None,
+        n_best: int | None = None,
+        length_penalty: float | None = None,
+        max_length: int | None = None,
+    ) -> list[list[Hypothesis]]:
+        """The ``n_best`` best translations of each source sentence, best first: greedy for
+        ``beam_size`` 1, else beam search. A setting not given is the model's own."""
+        hp = self.hparams
+        beam_size = hp.beam_size if beam_size is None else beam_size
+        n_best = hp.n_best if n_best is None else n_best
+        length_penalty = hp.length_penalty if length_penalty is None else length_penalty
+        max_length = hp.max_decode_length if max_length is None else max_length
+        if max_length < 1:
+            raise ValueError(f"max_length must be >= 1, got {max_length}")
         state = self.encode(source, source_lengths)
-        bos, eos, limit = self.hparams.bos_id, self.hparams.eos_id, self.hparams.max_decode_length
-        if beam_size == 1:
-            return greedy_search(self.decode_step, state, bos, eos, limit)
+        if beam_size == 1 and n_best == 1:
+            found = greedy_search(
+                self.decode_step, state, hp.bos_id, hp.eos_id, max_length, length_penalty
+            )
+            return [[hypothesis] for hypothesis in found]
         return beam_search(
-            self.decode_step, state, bos, eos, limit, beam_size, self.hparams.length_penalty
+            self.decode_step,
+            state,
+            hp.bos_id,
+            hp.eos_id,
+            max_length,
+            beam_size,
+            length_penalty,
+            n_best,
         )
+
+    def best_translations(
+        self, source: Tensor, source_lengths: Tensor, **settings: Any
+    ) -> list[list[int]]:
+        """The target ids of each sentence's best translation (:meth:`translate`)."""
+        return [found[0].tokens for found in self.translate(source, source_lengths, **settings)]
 
     # -- training, validation, test ------------------------------------------------------------
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
@@ -255,10 +296,10 @@ class Translator(TaskModule):
         # Validation decodes greedily (cheap, every epoch). The test decodes with the configured
         # beam, and greedily too, so that the two can be compared.
         source, lengths = batch["source"], batch["source_lengths"]
-        decodings = {"translation": self.translate(source, lengths, beam_size=1)}
+        decodings = {"translation": self.best_translations(source, lengths, beam_size=1, n_best=1)}
         if split == "test" and self.hparams.beam_size > 1:
             decodings["greedy"] = decodings["translation"]
-            decodings["translation"] = self.translate(source, lengths)
+            decodings["translation"] = self.best_translations(source, lengths, n_best=1)
         target = self.tokenizer("target")
         texts = {name: target.decode_batch(ids) for name, ids in decodings.items()}
         for row, line in enumerate(batch["lines"]):
@@ -358,18 +399,51 @@ class Translator(TaskModule):
     def parse_input(self, row: int, record: dict[str, Any]) -> list[int]:
         text = record.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"text {row}: expected a non-empty English sentence, got {text!r}")
+            raise InputRowError(row, "text", "a non-empty English sentence", shown(text))
         [ids] = encode_texts(self.tokenizer("source"), [text])
         self.check_input_length(row, "text", len(ids))
         return ids
 
-    def predict_batch(self, encoded: list[list[int]]) -> list[dict[str, Any]]:
-        """The German translation of each encoded English text (beam search)."""
+    def serving_params(self) -> dict[str, Any]:
+        """The search's settings: the beam, how many of its best translations to return, the
+        length penalty it ranks them with, and the longest translation (tokens)."""
+        hp = self.hparams
+        return {
+            "beam_size": hp.beam_size,
+            "n_best": hp.n_best,
+            "length_penalty": float(hp.length_penalty),
+            "max_length": hp.max_decode_length,
+        }
+
+    def predict_batch(
+        self,
+        encoded: list[list[int]],
+        beam_size: int,
+        n_best: int,
+        length_penalty: float,
+        max_length: int,
+    ) -> list[dict[str, Any]]:
+        """The German translation(s) of each encoded English text, with log P and score."""
         source, lengths = pad_batch(encoded, pad_id=self.hparams.pad_id)
-        translations = self.tokenizer("target").decode_batch(
-            self.translate(source.to(self.device), lengths)
+        found = self.translate(
+            source.to(self.device), lengths, beam_size, n_best, length_penalty, max_length
         )
-        return [{"translation": translation} for translation in translations]
+        target = self.tokenizer("target")
+        rows = []
+        for hypotheses in found:
+            texts = target.decode_batch([h.tokens for h in hypotheses])
+            best = hypotheses[0]
+            row = {
+                "translation": texts[0],
+                "log_probability": best.log_probability,
+                "score": best.score,
+            }
+            if n_best > 1:
+                row["translations"] = texts
+                row["log_probabilities"] = [h.log_probability for h in hypotheses]
+                row["scores"] = [h.score for h in hypotheses]
+            rows.append(row)
+        return rows
 
     def serving_example(self) -> pd.DataFrame:
         return pd.DataFrame(
