@@ -24,6 +24,7 @@ def translator(tmp_path_factory):
     cfg = compose_in(
         tmp_path,
         "experiment=translation",
+        "register_model=true",
         "trainer.max_epochs=1",
         "model.embedding_dim=16",
         "model.hidden_size=16",
