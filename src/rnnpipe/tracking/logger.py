@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig
 
 from rnnpipe.errors import RnnpipeError
+from rnnpipe.tracking.run_names import unique_run_name
 from rnnpipe.training.signals import StoppedBySignal
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,20 @@ class ResilientMLFlowLogger(MLFlowLogger):
     warned about once. Against a server, MLflow's client is told to give up after seconds, not
     minutes (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``/``_TIMEOUT``, unless already set).
     ``stale_after_seconds``: how long without a heartbeat before a RUNNING run of the experiment
-    counts as dead (:func:`rnnpipe.tracking.heartbeat.fail_stale_runs`).
+    counts as dead (:func:`rnnpipe.tracking.heartbeat.fail_stale_runs`). Without a ``run_name``
+    the run gets a unique one (:func:`rnnpipe.tracking.run_names.unique_run_name`).
     """
 
-    def __init__(self, *args: Any, stale_after_seconds: float, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        experiment_name: str,
+        run_name: str | None,
+        *,
+        stale_after_seconds: float,
+        **kwargs: Any,
+    ):
+        run_name = run_name or unique_run_name(experiment_name)
+        super().__init__(experiment_name=experiment_name, run_name=run_name, **kwargs)
         self.stale_after_seconds = stale_after_seconds
         self.unrecorded: list[str] = []
         if str(self._tracking_uri).startswith(("http://", "https://")):
