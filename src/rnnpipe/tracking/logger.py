@@ -19,6 +19,7 @@ from hydra.utils import get_class, instantiate
 from lightning.pytorch.loggers import Logger, MLFlowLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from mlflow.exceptions import MlflowException
+from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 from omegaconf import DictConfig
 
 from rnnpipe.errors import RnnpipeError
@@ -38,6 +39,8 @@ class ResilientMLFlowLogger(MLFlowLogger):
     ``stale_after_seconds``: how long without a heartbeat before a RUNNING run of the experiment
     counts as dead (:func:`rnnpipe.tracking.heartbeat.fail_stale_runs`). Without a ``run_name``
     the run gets a unique one (:func:`rnnpipe.tracking.run_names.unique_run_name`).
+    ``system_metrics_every_seconds``: how often MLflow samples CPU, memory, disk, network and GPU
+    into ``system/...`` metrics while the run trains (None: never).
     """
 
     def __init__(
@@ -46,11 +49,14 @@ class ResilientMLFlowLogger(MLFlowLogger):
         run_name: str | None,
         *,
         stale_after_seconds: float,
+        system_metrics_every_seconds: float | None,
         **kwargs: Any,
     ):
         run_name = run_name or unique_run_name(experiment_name)
         super().__init__(experiment_name=experiment_name, run_name=run_name, **kwargs)
         self.stale_after_seconds = stale_after_seconds
+        self.system_metrics_every_seconds = system_metrics_every_seconds
+        self._system_metrics: SystemMetricsMonitor | None = None
         self.unrecorded: list[str] = []
         if str(self._tracking_uri).startswith(("http://", "https://")):
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
@@ -88,8 +94,28 @@ class ResilientMLFlowLogger(MLFlowLogger):
         what = f"metrics {', '.join(sorted(metrics))} at step {step}"
         self.record(what, lambda: MLFlowLogger.log_metrics(self, metrics, step))
 
+    def start_system_metrics(self) -> None:
+        """Start MLflow's sampler of the machine for this run; it runs until the run ends
+        (:meth:`stop_system_metrics`, called by :meth:`finalize` and :func:`failure_marks_run`)."""
+        if self.system_metrics_every_seconds is None or self._system_metrics or self.offline:
+            return
+        self._system_metrics = SystemMetricsMonitor(
+            self.run_id,
+            sampling_interval=self.system_metrics_every_seconds,
+            resume_logging=True,  # a resumed run's system metrics carry on from its last step
+            tracking_uri=self._tracking_uri,
+        )
+        self._system_metrics.start()
+
+    def stop_system_metrics(self) -> None:
+        """Stop the sampler (if started) and write what it holds; safe to call twice."""
+        if self._system_metrics is not None:
+            self._system_metrics.finish()
+            self._system_metrics = None
+
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:
+        self.stop_system_metrics()
         self.record(
             f"the run's final status ({status})", lambda: MLFlowLogger.finalize(self, status)
         )
@@ -137,6 +163,8 @@ def failure_marks_run(logger: MLFlowLogger | None, finished_before: bool = False
     except BaseException as stop:
         status = "KILLED" if isinstance(stop, StoppedBySignal | KeyboardInterrupt) else "FAILED"
         status = "FINISHED" if finished_before else status
+        if isinstance(logger, ResilientMLFlowLogger):
+            logger.stop_system_metrics()
         if isinstance(logger, MLFlowLogger) and logger._initialized:
             try:
                 logger.experiment.set_terminated(logger.run_id, status)
