@@ -59,8 +59,10 @@ data: $(STAMP) ## download Multi30k (verified), check CoNLL-2003 / reviews place
 evaluate: $(STAMP) ## score MODEL (checkpoint or MLflow URI) on DATA=<file in the task's format>
 	$(BIN)/rnnpipe-evaluate model_uri=$(MODEL) data_path=$(DATA) $(ARGS)
 
-predict: $(STAMP) ## predict with MODEL for TEXT="..." (or ARGS=input_path=<file>)
-	$(BIN)/rnnpipe-predict model_uri=$(MODEL) $(if $(TEXT),'texts=["$(TEXT)"]') $(ARGS)
+predict: MODEL = models:/rnnpipe-sentiment@champion
+export TEXT  # predict: the text travels in the environment and on stdin, never on a shell line
+predict: $(STAMP) ## predict with MODEL (default: the champion) for TEXT="..." (any quotes), or ARGS=input_path=<file>
+	$(if $(TEXT),printf '%s\n' "$$TEXT" | )$(BIN)/rnnpipe-predict model_uri=$(MODEL) $(if $(TEXT),input_path=-) $(ARGS)
 
 ui: $(STAMP) ## MLflow UI for the embedded store on http://127.0.0.1:5000 (PORT=... to change)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port $(PORT)
