@@ -6,6 +6,7 @@ The embedded default is a SQLite store in the project root; a tracking server is
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import sys
@@ -125,21 +126,52 @@ def check_reachable(
     tracking_uri: str, key: str = "logger.tracking_uri", timeout: float = 5.0
 ) -> None:
     """Fail within seconds, naming the URI and the config ``key`` that sets it (each command
-    names it its own way), when a tracking server does not answer.
+    names it its own way), when a tracking server does not answer or refuses our credentials.
 
     (MLflow's own client retries for minutes before it gives up.) Local stores need no check.
+    The request is one a server with authentication (``--app-name basic-auth``) guards, sent
+    with the credentials MLflow's client would send.
     """
     if not tracking_uri.startswith(("http://", "https://")):
         return
+    request = urllib.request.Request(
+        f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1",
+        headers=credentials_header(),
+    )
     try:
-        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=timeout):
+        with urllib.request.urlopen(request, timeout=timeout):
             pass
+    except urllib.error.HTTPError as error:
+        if error.code not in (401, 403):
+            raise RnnpipeError(
+                f"MLflow tracking server {tracking_uri} answered HTTP {error.code} "
+                f"({error.reason}); is {key} an MLflow server?"
+            ) from None
+        given = "were refused" if error.code == 403 else "are missing or wrong"
+        raise RnnpipeError(
+            f"MLflow tracking server {tracking_uri} requires a login (HTTP {error.code}): "
+            f"expected MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD of one of its "
+            f"users in the environment; they {given}"
+        ) from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise RnnpipeError(
             f"MLflow tracking server {tracking_uri} is unreachable ({reason}); start it with "
             f"`make server` or choose another {key}"
         ) from None
+
+
+def credentials_header() -> dict[str, str]:
+    """The login MLflow's client sends, from the same standard environment variables:
+    ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD`` (basic auth) or ``MLFLOW_TRACKING_TOKEN``."""
+    username = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if username and password:
+        login = base64.b64encode(f"{username}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {login}"}
+    if token := os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        return {"Authorization": f"Bearer {token}"}
+    return {}
 
 
 def make_logger(logger_cfg: DictConfig | None, **mlflow_arguments: Any) -> Logger | None:
