@@ -3,10 +3,13 @@ REST API, a server that is not there at start, and a server that dies mid-run.""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,8 @@ from mlflow_servers import free_port, rest
 from mlflow_servers import mlflow_server as running_mlflow_server
 
 from rnnpipe.cli.train import train
+from rnnpipe.errors import RnnpipeError
+from rnnpipe.tracking.logger import check_reachable
 
 pytestmark = pytest.mark.slow
 
@@ -97,3 +102,21 @@ def test_server_dying_mid_run_leaves_training_and_checkpoints_intact(mlflow_serv
     assert "last.ckpt" in checkpoints
     assert any(name.startswith("epoch") for name in checkpoints)
     assert "test/acc" in finished.stdout
+
+
+def test_a_web_server_that_is_not_mlflow_is_named_as_such(tmp_path):
+    web = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0),
+        functools.partial(http.server.SimpleHTTPRequestHandler, directory=tmp_path),
+    )
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{web.server_port}"
+    try:
+        with pytest.raises(RnnpipeError) as refused:
+            check_reachable(url)
+    finally:
+        web.shutdown()
+    assert str(refused.value) == (
+        f"MLflow tracking server {url} answered HTTP 404 (File not found); "
+        "is logger.tracking_uri an MLflow server?"
+    )

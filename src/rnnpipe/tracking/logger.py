@@ -142,16 +142,15 @@ def check_reachable(
         with urllib.request.urlopen(request, timeout=timeout):
             pass
     except urllib.error.HTTPError as error:
-        if error.code not in (401, 403):
+        if error.code == 401:
             raise RnnpipeError(
-                f"MLflow tracking server {tracking_uri} answered HTTP {error.code} "
-                f"({error.reason}); is {key} an MLflow server?"
+                f"MLflow tracking server {tracking_uri} requires a login (HTTP 401): expected "
+                f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD of one of its users in "
+                f"the environment; they are missing or wrong"
             ) from None
-        given = "were refused" if error.code == 403 else "are missing or wrong"
         raise RnnpipeError(
-            f"MLflow tracking server {tracking_uri} requires a login (HTTP {error.code}): "
-            f"expected MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD of one of its "
-            f"users in the environment; they {given}"
+            f"MLflow tracking server {tracking_uri} answered HTTP {error.code} "
+            f"({error.reason}); is {key} an MLflow server?"
         ) from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
