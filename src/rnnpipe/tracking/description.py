@@ -28,7 +28,8 @@ def describe(cfg: DictConfig, data_files: Mapping[str, Path], metrics: Mapping[s
     if model.get("optimizer") and "lr" in model.optimizer:
         optimizer = str(model.optimizer._target_).rsplit(".", 1)[-1]
         settings.append(f"{optimizer} lr {model.optimizer.lr}")
-    settings.append(f"up to {cfg.trainer.max_epochs} epochs")
+    if cfg.trainer.get("max_epochs"):
+        settings.append(f"up to {cfg.trainer.max_epochs} epochs")
     headline = [
         f"{metric.name} {metrics[metric.name]:.4f}"
         for metric in task_spec(cfg.task_name).headline_metrics
