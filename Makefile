@@ -61,8 +61,9 @@ data: $(STAMP) ## download Multi30k (verified), check CoNLL-2003 / reviews place
 evaluate: $(STAMP) ## score MODEL (checkpoint or MLflow URI) on DATA=<file in the task's format>
 	$(BIN)/rnnpipe-evaluate model_uri=$(MODEL) data_path=$(DATA) $(ARGS)
 
-predict: $(STAMP) ## predict with MODEL for TEXT="..." (or ARGS=input_path=<file>)
-	$(BIN)/rnnpipe-predict model_uri=$(MODEL) $(if $(TEXT),'texts=["$(TEXT)"]') $(ARGS)
+export TEXT  # predict: the text travels in the environment and on stdin, never on a shell line
+predict: $(STAMP) ## predict with MODEL (default: the champion) for TEXT="..." (any quotes), or ARGS=input_path=<file>
+	$(if $(TEXT),printf '%s\n' "$$TEXT" | )$(BIN)/rnnpipe-predict model_uri=$(MODEL) $(if $(TEXT),input_path=-) $(ARGS)
 
 serve-model: $(STAMP) ## serve MODEL (@champion by default) as JSON over HTTP on 127.0.0.1:SERVE_PORT (5001)
 	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_TRACKING_URI)" \

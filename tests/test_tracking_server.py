@@ -3,70 +3,32 @@ REST API, a server that is not there at start, and a server that dies mid-run.""
 
 from __future__ import annotations
 
-import json
+import functools
+import http.server
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
+import threading
 from pathlib import Path
 
 import pytest
 from conftest import PROJECT_ROOT
+from mlflow_servers import free_port, rest
+from mlflow_servers import mlflow_server as running_mlflow_server
 
 from rnnpipe.cli.train import train
+from rnnpipe.errors import RnnpipeError
+from rnnpipe.tracking.logger import check_reachable
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def rest(server: str, endpoint: str, payload: dict | None = None) -> dict:
-    """GET (or POST ``payload``) one MLflow REST endpoint and decode its JSON answer."""
-    data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(
-        f"{server}/api/2.0/mlflow/{endpoint}",
-        data=data,
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.loads(answer.read())
-
-
 @pytest.fixture
 def mlflow_server(tmp_path):
-    """A real tracking server with a SQLite store and proxied artifacts, in its own process
-    group (so it can be killed with its workers); yields ``(url, process)``."""
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
-            "--artifacts-destination", str(tmp_path / "server-artifacts"),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        ],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the MLflow server did not start")
-            time.sleep(0.5)
-    yield url, server
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGKILL)
-    server.wait()
+    """A real tracking server in tmp_path: ``(url, process)``."""
+    with running_mlflow_server(tmp_path) as server:
+        yield server
 
 
 def test_training_against_a_server_is_readable_over_rest(compose_config, mlflow_server, tmp_path):
@@ -140,3 +102,21 @@ def test_server_dying_mid_run_leaves_training_and_checkpoints_intact(mlflow_serv
     assert "last.ckpt" in checkpoints
     assert any(name.startswith("epoch") for name in checkpoints)
     assert "test/acc" in finished.stdout
+
+
+def test_a_web_server_that_is_not_mlflow_is_named_as_such(tmp_path):
+    web = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0),
+        functools.partial(http.server.SimpleHTTPRequestHandler, directory=tmp_path),
+    )
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{web.server_port}"
+    try:
+        with pytest.raises(RnnpipeError) as refused:
+            check_reachable(url)
+    finally:
+        web.shutdown()
+    assert str(refused.value) == (
+        f"MLflow tracking server {url} answered HTTP 404 (File not found); "
+        "is logger.tracking_uri an MLflow server?"
+    )

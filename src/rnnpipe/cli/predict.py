@@ -2,17 +2,20 @@
 
     rnnpipe-predict model_uri=models:/rnnpipe-sentiment/1 'texts=["Great pizza!", "Cold soup."]'
     rnnpipe-predict model_uri=runs:/<run id>/model input_path=reviews.txt output_path=out.tsv
+    printf '%s\n' "it's \"great\"" | rnnpipe-predict model_uri=<checkpoint> input_path=-
 
-``input_path`` holds one input per line (blank lines skipped).
+``input_path`` holds one input per line (blank lines skipped); ``-`` reads them from stdin,
+where no shell or Hydra quoting applies to the text.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import hydra
 import pandas as pd
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from rnnpipe.config import CONFIG_DIR
 from rnnpipe.data.text_file import read_lines
@@ -21,8 +24,10 @@ from rnnpipe.tracking.loading import load_task_module
 
 
 def predict(cfg: DictConfig) -> pd.DataFrame:
-    texts = [str(text) for text in cfg.texts]
-    if cfg.get("input_path"):
+    texts = given_texts(cfg.texts)
+    if cfg.get("input_path") == "-":
+        texts += [line for line in sys.stdin.read().splitlines() if line.strip()]
+    elif cfg.get("input_path"):
         texts += [line for _, line in read_lines(cfg.input_path) if line.strip()]
     if not texts:
         raise RnnpipeError("nothing to predict: expected texts=[...] or input_path=<file>")
@@ -41,6 +46,17 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
         with pd.option_context("display.max_colwidth", 80, "display.width", 160):
             print(table.to_string(index=False))
     return table
+
+
+def given_texts(texts: object) -> list[str]:
+    """``texts`` as a list of strings; a lone string is refused, not read letter by letter."""
+    if not OmegaConf.is_list(texts):
+        kind = "a string" if isinstance(texts, str) else f"a {type(texts).__name__}"
+        raise RnnpipeError(
+            f"texts={texts}: expected a list, e.g. 'texts=[\"Great pizza!\"]' "
+            f"(or input_path=- to read one text per line from stdin), got {kind}"
+        )
+    return [str(text) for text in texts]
 
 
 def check_writable(path: Path) -> None:

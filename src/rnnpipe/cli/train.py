@@ -21,7 +21,7 @@ from rnnpipe.config import CONFIG_DIR
 from rnnpipe.errors import RnnpipeError, reported_in_one_line
 from rnnpipe.tasks.registry import task_spec
 from rnnpipe.tasks.spec import TaskSpec
-from rnnpipe.tracking import artifacts, promotion, provenance, resume
+from rnnpipe.tracking import artifacts, description, promotion, provenance, resume
 from rnnpipe.tracking.classifier_agreement import score_generated_reviews
 from rnnpipe.tracking.heartbeat import fail_stale_runs
 from rnnpipe.tracking.logger import failure_marks_run, make_logger, record
@@ -103,6 +103,11 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
                 logger,
                 "artifacts (checkpoint, tokenizer, reports)",
                 lambda: artifacts.log_outputs(logger, model, best_checkpoint, reports_dir),
+            )
+            record(
+                logger,
+                "the run description",
+                lambda: description.set_description(logger, cfg, datamodule.input_files(), metrics),
             )
             if best_checkpoint and cfg.get("log_model") and spec.served:
                 register = cfg.get("register_model")

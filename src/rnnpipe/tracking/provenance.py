@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rnnpipe.config import PROJECT_ROOT
 from rnnpipe.data.text_file import count_lines, sha256_of
-from rnnpipe.tracking.logger import check_reachable
+from rnnpipe.tracking.logger import ResilientMLFlowLogger, check_reachable
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on one param value
 
@@ -113,6 +113,7 @@ def start_run(
         path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
         client.log_artifact(run_id, str(path), "config")
     log_data_inputs(logger, data_files)
+    start_system_metrics(logger)
     return run_id
 
 
@@ -169,4 +170,11 @@ def continue_run(logger: MLFlowLogger, checkpoint: str | Path) -> str:
     earlier = client.get_run(run_id).data.tags.get("rnnpipe.resume_commands", "")
     command = command_line()
     client.set_tag(run_id, "rnnpipe.resume_commands", "\n".join(filter(None, [earlier, command])))
+    start_system_metrics(logger)
     return run_id
+
+
+def start_system_metrics(logger: MLFlowLogger) -> None:
+    """CPU, memory (and GPU) samples for the run, with the resilient logger's setting."""
+    if isinstance(logger, ResilientMLFlowLogger):
+        logger.start_system_metrics()

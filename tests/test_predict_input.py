@@ -1,0 +1,50 @@
+"""Texts reach ``rnnpipe-predict`` whatever quotes they hold: from stdin (``input_path=-``) and
+through ``make predict TEXT=...``; a lone string for ``texts`` is refused, not spelled out."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+from conftest import PROJECT_ROOT
+
+from rnnpipe.cli import predict
+
+pytestmark = pytest.mark.slow
+
+QUOTED = 'it\'s "great"'
+
+
+def test_input_path_dash_reads_one_text_per_line_from_stdin(
+    compose_config, checkpoint, monkeypatch
+):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{QUOTED}\n\n  \nCold soup, rude waiter.\n"))
+    cfg = compose_config(f"model_uri={checkpoint}", "input_path=-", config_name="predict")
+    table = predict.predict(cfg)
+    assert table["input"].tolist() == [QUOTED, "Cold soup, rude waiter."]
+    assert set(table["label"]) <= {"negative", "positive"}
+
+
+def test_a_string_for_texts_is_refused_naming_the_key(cli, checkpoint):
+    status, _, errors = cli(predict.main, f"model_uri={checkpoint}", "texts=tasty")
+    assert status == 1
+    assert errors == [
+        "error: texts=tasty: expected a list, e.g. 'texts=[\"Great pizza!\"]' "
+        "(or input_path=- to read one text per line from stdin), got a string"
+    ]
+
+
+def test_make_predict_passes_a_text_with_both_quotes(checkpoint):
+    finished = subprocess.run(
+        # -o: the installed .venv is taken as it is (no reinstall from inside a test)
+        ["make", "-C", str(PROJECT_ROOT), "-o", ".venv/.installed", "predict",
+         f"MODEL={checkpoint}", f"TEXT={QUOTED}"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    [row] = [line for line in finished.stdout.splitlines() if QUOTED in line]
+    text, label, probability = row.strip().rsplit(maxsplit=2)  # columns: input label probability
+    assert (text, label) in {(QUOTED, "negative"), (QUOTED, "positive")}
+    assert 0.0 <= float(probability) <= 1.0
