@@ -15,7 +15,7 @@ def test_two_process_ddp_makes_one_mlflow_run(tmp_path):
     command = [
         sys.executable, "-m", "rnnpipe.cli.train", "trainer=ddp", "trainer.accelerator=cpu",
         "trainer.devices=2", "trainer.max_epochs=2", "model.hidden_size=8",
-        "model.embedding_dim=8", f"paths.output_dir={tmp_path}/outputs",
+        "model.embedding_dim=8", "register_model=true", f"paths.output_dir={tmp_path}/outputs",
         f"paths.tracking_dir={tmp_path}",
     ]  # fmt: skip
     finished = subprocess.run(command, capture_output=True, text=True, timeout=600)

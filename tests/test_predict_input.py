@@ -45,6 +45,8 @@ def test_make_predict_passes_a_text_with_both_quotes(checkpoint):
     )  # fmt: skip
     assert finished.returncode == 0, finished.stderr[-2000:]
     [row] = [line for line in finished.stdout.splitlines() if QUOTED in line]
-    text, label, probability = row.strip().rsplit(maxsplit=2)  # columns: input label probability
-    assert (text, label) in {(QUOTED, "negative"), (QUOTED, "positive")}
-    assert 0.0 <= float(probability) <= 1.0
+    # columns: input label probability probability_negative probability_positive
+    assert row.strip().startswith(QUOTED)
+    label, probability, *per_class = row.strip()[len(QUOTED) :].split()
+    assert label in {"negative", "positive"} and 0.5 <= float(probability) <= 1.0
+    assert sum(map(float, per_class)) == pytest.approx(1.0, abs=1e-5)

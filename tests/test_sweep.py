@@ -45,7 +45,7 @@ def test_the_memory_sweep_runs_a_job_per_length_and_cell_preset(tmp_path):
     command = [
         sys.executable, "-m", "rnnpipe.cli.train",
         "experiment=memory_sweep",  # a multirun by itself (hydra.mode: MULTIRUN)
-        "data.steps=6,9", "rnn=irnn,lstm",  # narrowed from the recipe's 4 x 5 jobs
+        "data.steps=6", "rnn=irnn,lstm",  # narrowed from the recipe's 4 x 5 jobs
         "data.train_size=32", "data.val_size=8", "data.test_size=8", "data.batch_size=16",
         "model.hidden_size=4", "trainer.max_epochs=1",
         f"paths.output_dir={tmp_path}/outputs", f"paths.tracking_dir={tmp_path}",
@@ -62,9 +62,7 @@ def test_the_memory_sweep_runs_a_job_per_length_and_cell_preset(tmp_path):
     )
     assert jobs == [
         ("lstm", "relu", "default", "autograd", "6"),
-        ("lstm", "relu", "default", "autograd", "9"),
         ("vanilla", "relu", "identity", "manual", "6"),
-        ("vanilla", "relu", "identity", "manual", "9"),
     ]
     assert all("test/mse" in r.data.metrics for r in runs)
 
@@ -74,7 +72,7 @@ def test_the_memory_sweep_runs_a_job_per_length_and_cell_preset(tmp_path):
     prune = [sys.executable, str(script), "--sweep-id", sweep_id, "--metric", "test/mse"]
     prune += ["--lower-is-better", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"]
     listed = subprocess.run(prune, capture_output=True, text=True, timeout=120, check=True)
-    assert listed.stdout.count("would delete checkpoints/") == 3
+    assert listed.stdout.count("would delete checkpoints/") == 1
     subprocess.run([*prune, "--apply"], capture_output=True, text=True, timeout=120, check=True)
     best = min(runs, key=lambda r: r.data.metrics["test/mse"])
     kept = {r.info.run_id: [a.path for a in client.list_artifacts(r.info.run_id, "checkpoints")]

@@ -35,7 +35,7 @@ def test_training_against_a_server_is_readable_over_rest(compose_config, mlflow_
     url, _ = mlflow_server
     cfg = compose_config(
         "logger=mlflow_server", f"logger.tracking_uri={url}", "trainer.max_epochs=2",
-        "model.hidden_size=8", "model.embedding_dim=8",
+        "model.hidden_size=8", "model.embedding_dim=8", "register_model=true",
     )  # fmt: skip
     metrics = train(cfg)
 
