@@ -46,7 +46,7 @@ def test_champion_moves_only_to_a_better_model_on_the_same_test_set(compose_conf
     assert said.count("@challenger") == 1
 
     # another held-out split is another test set: not comparable, whatever its score
-    _, said = registered(*TRAINED, "data.seed=11")
+    _, said = registered(*TRAINED, "data.split_seed=11")
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == "2"
     assert "@challenger: tested on another test set than champion version 2" in said
 

@@ -84,7 +84,8 @@ def evaluated_on(run: Run) -> str:
         return f"`{Path(test_path).name}`"
     fraction = params.get("data.test_fraction")
     if fraction:
-        return f"held-out {float(fraction):.0%} (stratified, seed {params.get('data.seed')})"
+        seed = params.get("data.split_seed", params.get("data.seed"))  # older runs split by seed
+        return f"held-out {float(fraction):.0%} (stratified, seed {seed})"
     if params.get("data.val_path"):
         return f"`{Path(params['data.val_path']).name}` (the validation file: no test file given)"
     return "test split"

@@ -73,12 +73,13 @@ class ReviewFileDataModule(TaskDataModule):
     """The reading half of a DataModule over one reviews file: a seeded split stratified by
     label, or ``test_path`` as the test split instead of a held-out part; a subclass fits,
     prepares and collates. Its hyperparameters include ``path``, ``test_path``,
-    ``val_fraction``, ``test_fraction`` and ``seed``."""
+    ``val_fraction``, ``test_fraction`` and ``split_seed``, which is not the run's ``seed``: the
+    runs of a seed group are scored on the same held-out reviews."""
 
     def read_splits(self) -> dict[str, list[Review]]:
         hp = self.hparams
         test_fraction = 0.0 if hp.test_path else hp.test_fraction
-        return split_reviews(hp.path, hp.test_path, hp.val_fraction, test_fraction, hp.seed)
+        return split_reviews(hp.path, hp.test_path, hp.val_fraction, test_fraction, hp.split_seed)
 
     def read_test_file(self, path: str) -> list[Review]:
         return read_reviews(path)

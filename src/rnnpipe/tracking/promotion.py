@@ -29,7 +29,7 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 RULE = "the headline metric, strictly better (no paired significance test yet)"
 
 
-def test_set_of(run: Run) -> str:
+def identity_of_test_set(run: Run) -> str:
     """What a run was tested on, as one hash: the test file's SHA-256 when it had one; else the
     held-out split, fixed by the data files' SHA-256 and the split's settings."""
     tags, params = run.data.tags, run.data.params
@@ -40,7 +40,7 @@ def test_set_of(run: Run) -> str:
     parts = [f"{key}={tags[key]}" for key in sorted(tags) if key.startswith("rnnpipe.data.")
              and key.endswith(".sha256")]  # fmt: skip
     parts += [f"{key}={params[key]}" for key in sorted(params) if key.startswith("data.")
-              and ("fraction" in key or "seed" in key)]  # fmt: skip
+              and ("fraction" in key or key.endswith("split_seed"))]  # fmt: skip
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -52,7 +52,7 @@ def describe_version(client: MlflowClient, name: str, version: str, run: Run) ->
     tags |= {key: value for key, value in run.data.tags.items()
              if key.startswith("rnnpipe.data.") and key.endswith(".sha256")}  # fmt: skip
     tags["git_commit"] = run.data.tags.get("mlflow.source.git.commit", "unknown")
-    tags["test_set"] = test_set_of(run)
+    tags["test_set"] = identity_of_test_set(run)
     tags["run_id"] = run.info.run_id
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
@@ -102,7 +102,7 @@ def promote(client: MlflowClient, spec: TaskSpec, version: str) -> Decision:
 def against(client: MlflowClient, metric, score: float, candidate: Run, champion) -> Decision:
     """The decision for a candidate run against the current champion version."""
     held = client.get_run(champion.run_id)
-    if test_set_of(held) != test_set_of(candidate):
+    if identity_of_test_set(held) != identity_of_test_set(candidate):
         return Decision(
             CHALLENGER,
             f"tested on another test set than champion version {champion.version}: not comparable",

@@ -28,7 +28,7 @@ from mlflow.data.sources import LocalArtifactDatasetSource
 from mlflow.entities import DatasetInput, InputTag, Param, RunTag
 from omegaconf import DictConfig, OmegaConf
 
-from rnnpipe.config import PROJECT_ROOT
+from rnnpipe.config import PROJECT_ROOT, override_keys
 from rnnpipe.data.text_file import count_lines, sha256_of
 from rnnpipe.tracking.logger import ResilientMLFlowLogger, check_reachable
 
@@ -83,6 +83,12 @@ def run_tags(task_name: str) -> dict[str, str]:
             tags["rnnpipe.sweep_id"] = Path(hydra.sweep.dir).name
             tags["rnnpipe.sweep_dir"] = str(hydra.sweep.dir)
             tags["rnnpipe.job_num"] = str(hydra.job.num)
+            # the seed group: the job's overrides but its seed (tracking/seed_groups.py)
+            overrides = list(hydra.overrides.task)
+            keys = override_keys(overrides)
+            tags["rnnpipe.group"] = " ".join(
+                o for o, key in zip(overrides, keys, strict=True) if key != "seed"
+            )
     return tags
 
 

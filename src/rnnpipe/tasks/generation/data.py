@@ -138,6 +138,7 @@ class GenerationDataModule(ReviewFileDataModule):
         length_buckets: Mapping[str, int | None] | None,
         val_fraction: float,
         test_fraction: float,
+        split_seed: int,
         seed: int,
         min_frequency: int,
         lowercase: bool,

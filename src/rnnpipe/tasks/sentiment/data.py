@@ -24,6 +24,7 @@ class SentimentDataModule(ReviewFileDataModule):
         test_path: str | None,
         val_fraction: float,
         test_fraction: float,
+        split_seed: int,
         seed: int,
         min_frequency: int,
         lowercase: bool,
