@@ -1,0 +1,1 @@
+"""Comparing two models on the same test items, with the uncertainty of the difference."""
