@@ -29,14 +29,14 @@ def prune(
         experiment_ids,
         filter_string=f"tags.`rnnpipe.sweep_id` = '{sweep_id}' and attributes.status = 'FINISHED'",
     )
-    scored = [run for run in runs if metric in run.data.metrics]
+    scored = [run for run in runs if metric in run.data.metrics]  # not seed-group parents
     if not scored:
         raise SystemExit(f"sweep {sweep_id}: expected finished runs with {metric}, found none")
     sign = 1 if higher_is_better else -1
     best = max(scored, key=lambda run: sign * run.data.metrics[metric])
     print(f"keep {best.info.run_name} ({metric} {best.data.metrics[metric]:.4f})")
     pruned = []
-    for run in runs:
+    for run in scored:
         if run.info.run_id == best.info.run_id:
             continue
         if apply:

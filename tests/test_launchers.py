@@ -72,8 +72,9 @@ def test_slurm_launcher_composes_into_a_valid_submitit_slurm_job(tmp_path, monke
     assert launcher_cfg._target_.endswith("hydra_submitit_launcher.submitit_launcher.SlurmLauncher")
     assert (launcher_cfg.partition, launcher_cfg.gpus_per_node, launcher_cfg.nodes) == ("gpu", 1, 1)
     assert launcher_cfg.submitit_folder == f"{cfg.hydra.sweep.dir}/.submitit/%j"
-    assert [c._target_ for c in cfg.hydra.callbacks.values()] == [
-        "rnnpipe.tracking.multirun.PrepareTracking"
+    assert sorted(c._target_ for c in cfg.hydra.callbacks.values()) == [
+        "rnnpipe.tracking.multirun.PrepareTracking",  # the launcher's
+        "rnnpipe.tracking.seed_groups.SeedGroups",  # every multirun's
     ]
     assert type(instantiate(launcher_cfg)).__name__ == "SlurmLauncher"  # what Hydra builds first
 

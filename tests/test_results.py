@@ -19,7 +19,9 @@ pytestmark = pytest.mark.slow
 
 def test_results_table_lists_marked_runs_and_rewrites_the_readme(compose_config, tmp_path):
     marked = train(
-        compose_config("trainer.max_epochs=1", "model.hidden_size=8", "results_row=demo")
+        compose_config(
+            "trainer.max_epochs=1", "model.hidden_size=8", "log_model=false", "results_row=demo"
+        )
     )
     train(compose_config("trainer.max_epochs=1", "model.hidden_size=8", "log_model=false"))
     sectioned_overrides = ("trainer.max_epochs=1", "model.hidden_size=8", "log_model=false")

@@ -4,7 +4,6 @@ HTTP: JSON predictions with their scores, per-request params, and bad rows named
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -82,9 +81,9 @@ def tracking_uri(tmp_path_factory) -> str:
     return cfg.logger.tracking_uri
 
 
-@contextlib.contextmanager
-def serving(tracking_uri: str, *make_arguments: str) -> Iterator[str]:
-    """`make serve-model [MODEL=...]` on a free port; its process group stopped afterwards."""
+def start_serving(tracking_uri: str, *make_arguments: str) -> tuple[subprocess.Popen, int]:
+    """`make serve-model [MODEL=...]` on a free port, in a process group of its own (make,
+    mlflow and uvicorn stop together)."""
     port = free_port()
     env = {
         "PATH": NEW_USER_PATH,
@@ -99,47 +98,60 @@ def serving(tracking_uri: str, *make_arguments: str) -> Iterator[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        start_new_session=True,  # its own process group: make, mlflow and uvicorn stop together
+        start_new_session=True,
     )
+    return server, port
+
+
+@pytest.fixture(scope="module")
+def servers(tracking_uri) -> Iterator[dict[str, str]]:
+    """The documented `make serve-model` (the sentiment champion) and the same command for the
+    translation champion, started together; stopped by their PIDs afterwards."""
+    started = {
+        "sentiment": start_serving(tracking_uri),
+        "translation": start_serving(tracking_uri, "MODEL=models:/rnnpipe-translation@champion"),
+    }
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/ping", server)
-        yield f"http://127.0.0.1:{port}/invocations"
+        for server, port in started.values():
+            wait_until_up(f"http://127.0.0.1:{port}/ping", server)
+        yield {task: f"http://127.0.0.1:{port}/invocations" for task, (_, port) in started.items()}
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+        for server, _ in started.values():
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=30)
 
 
-def test_the_documented_serve_command_answers_json_and_names_bad_rows(tracking_uri):
-    with serving(tracking_uri) as url:  # the champion of rnnpipe-sentiment, as documented
-        status, answer = post(
-            url, {"dataframe_records": [{"text": "Loved the tiramisu!"}, {"text": "Cold soup."}]}
-        )
-        assert status == 200
-        predictions = answer["predictions"]
-        assert len(predictions) == 2
-        for prediction in predictions:
-            assert prediction["label"] in {"negative", "positive"}
-            total = prediction["probability_negative"] + prediction["probability_positive"]
-            assert total == pytest.approx(1.0)
+def test_the_documented_serve_command_answers_json_and_names_bad_rows(servers):
+    url = servers["sentiment"]  # the champion of rnnpipe-sentiment, as documented
+    status, answer = post(
+        url, {"dataframe_records": [{"text": "Loved the tiramisu!"}, {"text": "Cold soup."}]}
+    )
+    assert status == 200
+    predictions = answer["predictions"]
+    assert len(predictions) == 2
+    for prediction in predictions:
+        assert prediction["label"] in {"negative", "positive"}
+        total = prediction["probability_negative"] + prediction["probability_positive"]
+        assert total == pytest.approx(1.0)
 
-        status, answer = post(url, {"dataframe_records": [{"text": "Fine."}, {"text": " "}]})
-        assert status == 400
-        assert "row 1 (text): expected a non-empty review" in answer["message"]
+    status, answer = post(url, {"dataframe_records": [{"text": "Fine."}, {"text": " "}]})
+    assert status == 400
+    assert "row 1 (text): expected a non-empty review" in answer["message"]
 
 
-def test_per_request_params_change_the_translations_over_http(tracking_uri):
-    with serving(tracking_uri, "MODEL=models:/rnnpipe-translation@champion") as url:
-        records = [{"text": "A dog runs."}, {"text": "Two men sit on a bench."}]
-        status, answer = post(url, {"dataframe_records": records})
-        assert status == 200
-        assert all("translations" not in p for p in answer["predictions"])  # n_best 1
-        status, answer = post(
-            url, {"dataframe_records": records, "params": {"beam_size": 3, "n_best": 3}}
-        )
-        assert status == 200
-        assert [len(p["translations"]) for p in answer["predictions"]] == [3, 3]
-        assert all(p["log_probability"] < 0 for p in answer["predictions"])
+def test_per_request_params_change_the_translations_over_http(servers):
+    url = servers["translation"]
+    records = [{"text": "A dog runs."}, {"text": "Two men sit on a bench."}]
+    status, answer = post(url, {"dataframe_records": records})
+    assert status == 200
+    assert all("translations" not in p for p in answer["predictions"])  # n_best 1
+    status, answer = post(
+        url, {"dataframe_records": records, "params": {"beam_size": 3, "n_best": 3}}
+    )
+    assert status == 200
+    assert [len(p["translations"]) for p in answer["predictions"]] == [3, 3]
+    assert all(p["log_probability"] < 0 for p in answer["predictions"])
 
-        status, answer = post(url, {"dataframe_records": records, "params": {"n_best": 4}})
-        assert status == 400 and "n_best must be in [1, beam_size=3], got 4" in answer["message"]
+    status, answer = post(url, {"dataframe_records": records, "params": {"n_best": 4}})
+    assert status == 400 and "n_best must be in [1, beam_size=3], got 4" in answer["message"]

@@ -1,5 +1,6 @@
-"""A real multirun over seeds: one parent run per config, the seeds nested under it, and its
-aggregates equal to what the children's own metrics give."""
+"""The memory sweep run for real, over two presets and two seeds: a job per preset and seed,
+one parent run per preset with aggregates equal to what its seeds' own metrics give, and the
+pruning of every job's checkpoints but the best one's."""
 
 from __future__ import annotations
 
@@ -11,36 +12,53 @@ import sys
 import pytest
 from mlflow import MlflowClient
 
-from rnnpipe.tracking.promotion import identity_of_test_set
+from rnnpipe.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
 T_975_1 = 12.706204736174707  # Student's t, 97.5 % quantile, 1 degree of freedom
 
 
-def test_a_sweep_over_seeds_makes_one_parent_run_per_config(tmp_path):
+def test_a_sweep_over_presets_and_seeds_makes_one_parent_run_per_preset(tmp_path):
     command = [
-        sys.executable, "-m", "rnnpipe.cli.train", "--multirun",
-        "model.hidden_size=4,8", "seed=1,2",  # two configs x two seeds: two groups
-        "model.embedding_dim=4", "trainer.max_epochs=2", "log_model=False",
+        sys.executable, "-m", "rnnpipe.cli.train",
+        "experiment=memory_sweep",  # a multirun by itself (hydra.mode: MULTIRUN)
+        "rnn=irnn,lstm", "seed=1,2", "data.steps=6",  # narrowed from the recipe's 4 x 5 jobs
+        "data.train_size=32", "data.val_size=8", "data.test_size=8", "data.batch_size=16",
+        "model.hidden_size=4", "trainer.max_epochs=2",
         f"paths.output_dir={tmp_path}/outputs", f"paths.tracking_dir={tmp_path}",
     ]  # fmt: skip
     finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr[-2000:]
 
-    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
-    runs = client.search_runs([client.get_experiment_by_name("sentiment").experiment_id])
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(store)
+    runs = client.search_runs([client.get_experiment_by_name("adding").experiment_id])
     parents = [r for r in runs if "rnnpipe.group_size" in r.data.tags]
-    children = [r for r in runs if "rnnpipe.group_size" not in r.data.tags]
-    assert len(parents) == 2 and len(children) == 4
+    jobs = [r for r in runs if "rnnpipe.group_size" not in r.data.tags]
+    settings = sorted(
+        tuple(r.data.params[f"model.{key}"] for key in ("cell", "nonlinearity", "init", "bptt"))
+        + (r.data.params["data.steps"], r.data.params["seed"])
+        for r in jobs
+    )
+    assert settings == [
+        ("lstm", "relu", "default", "autograd", "6", "1"),
+        ("lstm", "relu", "default", "autograd", "6", "2"),
+        ("vanilla", "relu", "identity", "manual", "6", "1"),
+        ("vanilla", "relu", "identity", "manual", "6", "2"),
+    ]
+
+    # seed groups: the job's overrides (the swept ones first, as Hydra lists them) but its seed
+    others = " ".join(command[7:])
+    assert {p.data.tags["rnnpipe.group"] for p in parents} == {
+        f"data.steps=6 rnn={preset} experiment=memory_sweep {others}" for preset in ("irnn", "lstm")
+    }
     for parent in parents:
-        group = parent.data.tags["rnnpipe.group"]
-        mine = [c for c in children if c.data.tags["mlflow.parentRunId"] == parent.info.run_id]
-        assert len(mine) == 2 and {c.data.tags["rnnpipe.group"] for c in mine} == {group}
-        assert {c.data.params["seed"] for c in mine} == {"1", "2"}
-        assert len({identity_of_test_set(c) for c in mine}) == 1  # split_seed: same test set
-        for name in ("test/acc", "test/f1", "val/loss"):
-            values = [c.data.metrics[name] for c in mine]
+        mine = [j for j in jobs if j.data.tags["mlflow.parentRunId"] == parent.info.run_id]
+        assert {j.data.params["seed"] for j in mine} == {"1", "2"}
+        assert {j.data.tags["rnnpipe.group"] for j in mine} == {parent.data.tags["rnnpipe.group"]}
+        for name in ("test/mse", "test/mse_ratio", "val/mse"):
+            values = [j.data.metrics[name] for j in mine]
             mean, std = statistics.fmean(values), statistics.stdev(values)
             got = parent.data.metrics
             assert got[f"{name}/mean"] == pytest.approx(mean)
@@ -53,6 +71,17 @@ def test_a_sweep_over_seeds_makes_one_parent_run_per_config(tmp_path):
         assert [a.path for a in client.list_artifacts(parent.info.run_id, "plots")] == [
             "plots/val_curves.png"
         ]
-    # the group is the job's overrides without its seed
-    expected = {f"model.hidden_size={h} " + " ".join(command[6:]) for h in (4, 8)}
-    assert {p.data.tags["rnnpipe.group"] for p in parents} == expected
+
+    # retention: only the best job keeps its checkpoints (scripts/prune_checkpoints.py)
+    [sweep_id] = {r.data.tags["rnnpipe.sweep_id"] for r in runs}
+    script = PROJECT_ROOT / "scripts" / "prune_checkpoints.py"
+    prune = [sys.executable, str(script), "--sweep-id", sweep_id, "--metric", "test/mse"]
+    prune += ["--lower-is-better", "--tracking-uri", store]
+    listed = subprocess.run(prune, capture_output=True, text=True, timeout=120, check=True)
+    assert listed.stdout.count("would delete checkpoints/") == 3
+    subprocess.run([*prune, "--apply"], capture_output=True, text=True, timeout=120, check=True)
+    best = min(jobs, key=lambda r: r.data.metrics["test/mse"])
+    kept = {r.info.run_id: [a.path for a in client.list_artifacts(r.info.run_id, "checkpoints")]
+            for r in jobs}  # fmt: skip
+    assert [run_id for run_id, files in kept.items() if files] == [best.info.run_id]
+    assert all(client.list_artifacts(r.info.run_id, "config") for r in jobs)  # the rest stays
