@@ -59,7 +59,3 @@ class AddingDataModule(GeneratedDataModule):
     def generate(self, count: int, seed: int) -> list[tuple[Tensor, Tensor]]:
         x, y = adding_examples(count, self.hparams.steps, seed)
         return list(zip(x, y, strict=True))
-
-    def collate(self, examples: list[tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
-        x, y = zip(*examples, strict=True)
-        return {"x": torch.stack(x), "y": torch.stack(y)}

@@ -51,6 +51,8 @@ class CopyMemoryDataModule(GeneratedDataModule):
     Batches are dicts: ``inputs (B, T + 2k)``, ``targets (B, T + 2k)``.
     """
 
+    batch_keys = ("inputs", "targets")
+
     def __init__(
         self,
         delay: int,
@@ -68,10 +70,6 @@ class CopyMemoryDataModule(GeneratedDataModule):
         hp = self.hparams
         inputs, targets = copy_examples(count, hp.delay, hp.symbols, seed)
         return list(zip(inputs, targets, strict=True))
-
-    def collate(self, examples: list[tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
-        inputs, targets = zip(*examples, strict=True)
-        return {"inputs": torch.stack(inputs), "targets": torch.stack(targets)}
 
     def model_kwargs(self) -> dict[str, int]:
         return {"symbols": self.hparams.symbols, "delay": self.hparams.delay}

@@ -72,7 +72,3 @@ class DigitsDataModule(GeneratedDataModule):
             name: list(zip(x[rows], y[rows], strict=True))
             for name, rows in (("train", train), ("val", val), ("test", test))
         }
-
-    def collate(self, examples: list[tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
-        x, y = zip(*examples, strict=True)
-        return {"x": torch.stack(x), "y": torch.stack(y)}
