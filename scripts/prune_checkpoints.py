@@ -18,17 +18,14 @@ from mlflow import MlflowClient
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
 from rnnpipe.config import PROJECT_ROOT
+from rnnpipe.tracking.seed_groups import finished_runs_of_sweep
 
 
 def prune(
     client: MlflowClient, sweep_id: str, metric: str, higher_is_better: bool, apply: bool
 ) -> list[str]:
     """The run ids whose checkpoints are (or would be) deleted; the best run's are kept."""
-    experiment_ids = [e.experiment_id for e in client.search_experiments()]
-    runs = client.search_runs(
-        experiment_ids,
-        filter_string=f"tags.`rnnpipe.sweep_id` = '{sweep_id}' and attributes.status = 'FINISHED'",
-    )
+    runs = finished_runs_of_sweep(client, sweep_id)
     scored = [run for run in runs if metric in run.data.metrics]  # not seed-group parents
     if not scored:
         raise SystemExit(f"sweep {sweep_id}: expected finished runs with {metric}, found none")

@@ -112,14 +112,19 @@ def make_group(client: MlflowClient, runs: list[Run], group: str, metric: str | 
     return parent_id
 
 
-def make_groups(client: MlflowClient, sweep_id: str, metric: str | None) -> list[str]:
-    """A parent run for each group of two or more finished runs of the sweep ``sweep_id``."""
-    experiments = [e.experiment_id for e in client.search_experiments()]
-    runs = client.search_runs(
-        experiments,
+def finished_runs_of_sweep(client: MlflowClient, sweep_id: str) -> list[Run]:
+    """The FINISHED runs tagged with the multirun's ``rnnpipe.sweep_id``, in every experiment
+    (a sweep may span tasks); seed-group parents carry the tag too."""
+    return client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
         filter_string=f"tags.`rnnpipe.sweep_id` = '{sweep_id}' and attributes.status = 'FINISHED'",
         max_results=5000,
     )
+
+
+def make_groups(client: MlflowClient, sweep_id: str, metric: str | None) -> list[str]:
+    """A parent run for each group of two or more finished runs of the sweep ``sweep_id``."""
+    runs = finished_runs_of_sweep(client, sweep_id)
     groups: dict[tuple[str, str], list[Run]] = {}
     for run in runs:
         if GROUP_TAG in run.data.tags and "mlflow.parentRunId" not in run.data.tags:
