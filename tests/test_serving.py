@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -17,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import compose_in
 from hydra.core.hydra_config import HydraConfig
+from mlflow_servers import free_port
 
 from rnnpipe.config import PROJECT_ROOT
 
@@ -28,12 +28,6 @@ NEW_USER_PATH = os.pathsep.join(
     for entry in os.environ["PATH"].split(os.pathsep)
     if not entry.startswith(str(PROJECT_ROOT / ".venv"))
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def post(url: str, body: dict) -> tuple[int, dict]:
