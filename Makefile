@@ -87,6 +87,9 @@ results: $(STAMP) ## rebuild the README results table from the MLflow store (run
 bench: $(STAMP) ## RNN speed against PyTorch's own RNN (ratios, same process), JSON in bench/results/
 	$(BIN)/python scripts/bench_rnn.py $(ARGS)
 
+bench-tasks: $(STAMP) ## whole-pipeline speed of every task (train, validate, decode, serve) against its nn.RNN twin
+	$(BIN)/python scripts/bench_tasks.py $(ARGS)
+
 test: $(STAMP) ## run the whole test suite (slow tests included)
 	$(BIN)/pytest $(ARGS)
 
@@ -109,4 +112,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep tune data evaluate predict serve-model promote gc ui server results bench test fuzz lint format clean distclean
+.PHONY: help install train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep tune data evaluate predict serve-model promote gc ui server results bench bench-tasks test fuzz lint format clean distclean
