@@ -195,4 +195,5 @@ def test_a_checkpoint_needs_no_code_to_load(compose_config):
         "_target_": "torch.optim.AdamW",
         "lr": 0.003,
         "weight_decay": 0.01,
+        "fused": True,
     }
