@@ -66,6 +66,10 @@ class GatedRNN(RecurrentLayer):
         previous state -> the new state."""
         raise NotImplementedError
 
+    def cell_step(self, x_t: Tensor, state: State, weights: Weights) -> State:
+        w_ih, w_hh, b_ih, b_hh = weights
+        return self.step(F.linear(x_t, w_ih, b_ih), state, w_hh, b_hh)
+
     def run_layer(
         self, layer: int, x: Tensor, state0: State | None, packing: Packing, keep: bool
     ) -> tuple[Tensor, State]:

@@ -127,6 +127,33 @@ class RecurrentLayer(nn.Module):
         record the forward direction's h_t for :meth:`gradient_norms_through_time`."""
         raise NotImplementedError
 
+    def cell_step(self, x_t: Tensor, state: State, weights: Weights) -> State:
+        """One step of one direction of one layer, for every row: ``x_t (B, I)`` and the
+        previous state ``(B, H)`` each -> the new state."""
+        raise NotImplementedError
+
+    def single_step(self, x: Tensor, state0: State | None) -> tuple[Tensor, State]:
+        """:meth:`forward` for one step and no lengths, the call of every decoder and sampler:
+        each layer's cell once per direction, without the sorting, packing and state buffers
+        that a whole sequence needs (they cost more than the step itself)."""
+        batch = x.shape[0]
+        if state0 is None:
+            zeros = self.zero_state(batch, x)
+            state0 = zeros if isinstance(zeros, tuple) else (zeros,)
+        layer_input, finals = x[:, 0], []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction, weights in enumerate(self.layer_weights(layer)):
+                row = layer * self.num_directions + direction
+                new = self.cell_step(layer_input, tuple(s[row] for s in state0), weights)
+                outputs.append(new[0])
+                finals.append(new)
+            layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
+            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout)
+        state = tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
+        return layer_input[:, None], state
+
     def zero_state(self, batch: int, like: Tensor) -> Tensor | State:
         """h_0 = 0 ``(L*D, B, H)`` (the LSTM's ``(h_0, c_0)``), on ``like``'s device and dtype."""
         zeros = [
@@ -142,6 +169,9 @@ class RecurrentLayer(nn.Module):
         -> ``(output, final state)``: ``h_n``, or the LSTM's ``(h_n, c_n)``."""
         state0 = self._check_input(x, h0)
         batch, seq_len, _ = x.shape
+        if seq_len == 1 and lengths is None and not self.record_gradient_through_time:
+            output, state = self.single_step(x, state0)
+            return output, state[0] if self.state_size == 1 else state
         if lengths is None:
             packing = Packing.full(batch, seq_len)
         else:

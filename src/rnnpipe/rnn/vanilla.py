@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnpipe.rnn.bptt import autograd_layer, manual_layer
-from rnnpipe.rnn.layer import RecurrentLayer, State
+from rnnpipe.rnn.bptt import ACTIVATIONS, autograd_layer, manual_layer
+from rnnpipe.rnn.layer import RecurrentLayer, State, Weights
 from rnnpipe.rnn.packing import Packing
 
 ENGINES = {"manual": manual_layer, "autograd": autograd_layer}
@@ -124,6 +125,13 @@ class VanillaRNN(RecurrentLayer):
         else:
             output, h_n = ENGINES[self.bptt](*arguments)
         return output, (h_n,)
+
+    def cell_step(self, x_t: Tensor, state: State, weights: Weights) -> State:
+        """h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)."""
+        w_ih, w_hh, b_ih, b_hh = weights
+        (h,) = state
+        a_t = F.linear(x_t, w_ih, b_ih) + F.linear(h, w_hh, b_hh)
+        return (ACTIVATIONS[self.nonlinearity](a_t),)
 
     def cell_repr(self) -> str:
         text = f", nonlinearity={self.nonlinearity!r}, bptt={self.bptt!r}"

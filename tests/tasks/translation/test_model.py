@@ -94,6 +94,26 @@ def test_a_sentence_translates_the_same_alone_or_padded_in_a_batch(beam_size, ce
         )
 
 
+@pytest.mark.parametrize("cell", ["vanilla", "lstm"])
+def test_the_one_step_fast_path_decodes_the_tokens_of_the_general_path(cell, monkeypatch):
+    model = make_translator(f"model.cell={cell}", num_layers=2, max_decode_length=7)
+    source, lengths = batch_of(model, ENGLISH)
+    fast = {beam: model.translate(source, lengths, beam, beam) for beam in (1, 3)}
+    decoder = model.decoder.forward
+
+    def through_packing(x, h0=None, lengths=None):  # lengths given: the general path
+        return decoder(x, h0, lengths=torch.full((x.shape[0],), x.shape[1]))
+
+    monkeypatch.setattr(model.decoder, "forward", through_packing)
+    for beam, found in fast.items():
+        general = model.translate(source, lengths, beam, beam)
+        assert [[h.tokens for h in f] for f in found] == [[h.tokens for h in g] for g in general]
+        for found_fast, found_general in zip(found, general, strict=True):
+            assert [h.score for h in found_fast] == pytest.approx(
+                [h.score for h in found_general], abs=1e-5
+            )
+
+
 def force_output_distribution(model: Translator, probabilities: dict[str, float]) -> None:
     """Make every step's P(y_t) the given distribution (the rest shared by the other tokens)."""
     target = model.tokenizer("target")
