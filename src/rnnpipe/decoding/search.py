@@ -56,29 +56,34 @@ def greedy_search(
     length_penalty: float = 1.0,
 ) -> list[Hypothesis]:
     """The most likely next token at every step, until every sentence has emitted ``</s>``
-    (or ``max_length`` tokens); log P sums the chosen tokens' log-probabilities."""
+    (or ``max_length`` tokens); log P sums the chosen tokens' log-probabilities.
+
+    A sentence that has emitted ``</s>`` leaves the batch: later steps run only the sentences
+    still going (most end long before the longest, and the output layer is a step's costliest
+    part)."""
     batch = batch_size_of(state)
     device = next(iter(state.values())).device
     tokens = torch.full((batch,), bos_id, dtype=torch.long, device=device)
-    finished = torch.zeros(batch, dtype=torch.bool, device=device)
+    going = torch.arange(batch, device=device)  # the sentences still in the batch
     log_probability = torch.zeros(batch, device=device)
     length = torch.zeros(batch, dtype=torch.long, device=device)
-    outputs = []
-    for _ in range(max_length):
+    sequences = torch.full((batch, max_length), eos_id, dtype=torch.long, device=device)
+    for t in range(max_length):
         log_probs, state = step(tokens, state)
         best, tokens = log_probs.max(dim=-1)
-        # a sentence that has already ended adds nothing more
-        log_probability += best.where(~finished, 0.0)
-        length += (~finished).long()
-        outputs.append(tokens)
-        finished |= tokens == eos_id
-        if finished.all():
-            break
-    sequences = torch.stack(outputs, dim=1).tolist()
+        log_probability[going] += best
+        length[going] += 1
+        sequences[going, t] = tokens
+        still = tokens != eos_id
+        if not still.all():
+            if not still.any():
+                break
+            kept = still.nonzero().squeeze(1)
+            going, tokens, state = going[kept], tokens[kept], select_rows(state, kept)
     return [
         Hypothesis(cut_at_end(sequence, eos_id), log_p, log_p / n**length_penalty)
         for sequence, log_p, n in zip(
-            sequences, log_probability.tolist(), length.tolist(), strict=True
+            sequences.tolist(), log_probability.tolist(), length.tolist(), strict=True
         )
     ]
 
