@@ -9,6 +9,7 @@ from rnnpipe.rnn import VanillaRNN
 
 BATCH, STEPS, INPUT, HIDDEN = 4, 7, 5, 6
 LENGTHS = torch.tensor([3, 7, 1, 5])  # unsorted, one full length, one single step
+SORTED_LENGTHS = torch.tensor([7, 5, 5, 1])  # longest first, as a caller that sorts passes them
 
 
 def reference_rnn(rnn: VanillaRNN) -> nn.RNN:
@@ -35,12 +36,14 @@ def run_reference(reference: nn.RNN, x, h0, lengths):
     return output, h_n
 
 
-def assert_parity(rnn: VanillaRNN, with_lengths: bool, with_h0: bool, device="cpu", atol=1e-5):
+def assert_parity(
+    rnn: VanillaRNN, with_lengths: bool, with_h0: bool, device="cpu", atol=1e-5, lengths=LENGTHS
+):
     """Same outputs, h_n and gradients (inputs, h0, every parameter) as nn.RNN."""
     torch.manual_seed(1)
     rnn = rnn.to(device)
     reference = reference_rnn(rnn)
-    lengths = LENGTHS if with_lengths else None
+    lengths = lengths if with_lengths else None
     x = torch.randn(BATCH, STEPS, rnn.input_size, device=device, requires_grad=True)
     directions = 2 if rnn.bidirectional else 1
     h0 = None
@@ -87,6 +90,14 @@ def test_matches_builtin_rnn_with_h0_and_no_bias(bptt, bidirectional):
     torch.manual_seed(0)
     rnn = VanillaRNN(INPUT, HIDDEN, 2, bias=False, bidirectional=bidirectional, bptt=bptt)
     assert_parity(rnn, with_lengths=True, with_h0=True)
+
+
+@pytest.mark.parametrize("bptt", ["manual", "autograd"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+def test_lengths_already_sorted_skip_the_sort_and_still_match(bptt, bidirectional):
+    torch.manual_seed(0)
+    rnn = VanillaRNN(INPUT, HIDDEN, 2, bidirectional=bidirectional, bptt=bptt)
+    assert_parity(rnn, with_lengths=True, with_h0=True, lengths=SORTED_LENGTHS)
 
 
 @pytest.mark.parametrize("bptt", ["manual", "autograd"])

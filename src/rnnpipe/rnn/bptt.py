@@ -162,6 +162,9 @@ class ManualBPTT(torch.autograd.Function):
         weights = [flat_weights[i : i + 4] for i in range(0, len(flat_weights), 4)]
         h, inputs = forward_states(x, h0, packing, nonlinearity, weights)
         ctx.save_for_backward(h, *inputs, *flat_weights)
+        # an output nobody used (a character RNN's, whose caller reads only h_n) gets None as
+        # its gradient rather than a tensor of zeros to copy and reverse
+        ctx.set_materialize_grads(False)
         ctx.packing, ctx.nonlinearity = packing, nonlinearity
         return layer_outputs(h, packing)
 
@@ -188,12 +191,16 @@ class ManualBPTT(torch.autograd.Function):
         # grad holds dL/dh_t from above (the output's and h_n's gradient), time-major like h and
         # in each direction's step order, then becomes da_t in place as the walk goes back. It
         # is a copy: autograd may hand the same grad_output to other functions too.
-        grad = grad_output.reshape(steps, batch, directions, hidden).transpose(1, 2)
-        grad = grad.clone(memory_format=torch.contiguous_format)
-        if directions == 2:
-            grad[:, 1] = packing.reverse(grad[:, 1])
-        time, rows = packing.last_steps()
-        grad.transpose(0, 1)[:, time, rows] += grad_h_n
+        if grad_output is None:
+            grad = h.new_zeros(steps, directions, batch, hidden)
+        else:
+            grad = grad_output.reshape(steps, batch, directions, hidden).transpose(1, 2)
+            grad = grad.clone(memory_format=torch.contiguous_format)
+            if directions == 2:
+                grad[:, 1] = packing.reverse(grad[:, 1])
+        if grad_h_n is not None:
+            time, rows = packing.last_steps()
+            grad.transpose(0, 1)[:, time, rows] += grad_h_n
         grad_steps, w_hh_per_step, matmul_ = step_views(grad, w_hh)
         slope_steps = step_views(slope, w_hh)[0]
         grad_steps[-1].mul_(slope_steps[-1])

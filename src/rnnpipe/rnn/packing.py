@@ -28,7 +28,8 @@ class Packing:
         padding: ``(T, B)`` True at padded steps (time-major, sorted).
         valid_rows: indices of the steps that are not padding among the ``T * B`` rows of a
             time-major ``(T, B, ...)`` tensor viewed as ``(T * B, ...)``.
-        reverse_index: ``(T, B)`` the step each step reads when a sequence is reversed in time
+        reverse_rows: ``(T * B,)`` for a time-major ``(T, B, ...)`` tensor viewed as
+            ``(T * B, ...)``, the row each row reads when every sequence is reversed in time
             within its own length; padded steps read themselves.
     """
 
@@ -38,7 +39,7 @@ class Packing:
     lengths: Tensor | None = None
     padding: Tensor | None = None
     valid_rows: Tensor | None = None
-    reverse_index: Tensor | None = None
+    reverse_rows: Tensor | None = None
 
     @classmethod
     def full(cls, batch_size: int, seq_len: int) -> Packing:
@@ -47,19 +48,26 @@ class Packing:
 
     @classmethod
     def from_lengths(cls, lengths: Tensor, seq_len: int, device: torch.device) -> Packing:
-        """Sort by ``lengths`` (a CPU integer tensor, each in ``[1, seq_len]``), longest first."""
-        lengths, order = torch.sort(lengths, descending=True, stable=True)
+        """Sort by ``lengths`` (a CPU integer tensor, each in ``[1, seq_len]``), longest first.
+
+        A batch already sorted so (a caller that batches many short sequences can sort their
+        ids before embedding them, which is cheaper) keeps its order: no sort, no unsort."""
+        if bool((lengths[1:] <= lengths[:-1]).all()):
+            order = None
+        else:
+            lengths, order = torch.sort(lengths, descending=True, stable=True)
         steps = torch.arange(seq_len)[:, None]
         padding = steps >= lengths
-        reverse_index = torch.where(padding, steps, lengths - 1 - steps)
+        reverse_step = torch.where(padding, steps, lengths - 1 - steps)
+        reverse_rows = reverse_step * len(lengths) + torch.arange(len(lengths))
         return cls(
             batch_sizes=(~padding).sum(dim=1).tolist(),
-            order=order.to(device),
-            unorder=torch.argsort(order).to(device),
+            order=None if order is None else order.to(device),
+            unorder=None if order is None else torch.argsort(order).to(device),
             lengths=lengths.to(device),
             padding=padding.to(device),
             valid_rows=(~padding).flatten().nonzero().squeeze(1).to(device),
-            reverse_index=reverse_index.to(device),
+            reverse_rows=reverse_rows.flatten().to(device),
         )
 
     @property
@@ -80,10 +88,12 @@ class Packing:
         The reverse direction of a bidirectional layer then runs forward over these steps, with
         the same shrinking batch, starting at each sequence's own last valid step.
         """
-        if self.reverse_index is None:
+        if self.reverse_rows is None:
             return steps.flip(0)
-        index = self.reverse_index.view(*self.reverse_index.shape, *[1] * (steps.dim() - 2))
-        return steps.gather(0, index.expand_as(steps))
+        # whole rows at a time: index_select copies each row's features in one go, where a
+        # gather would look up an index for every element
+        rows = steps.reshape(-1, *steps.shape[2:]).index_select(0, self.reverse_rows)
+        return rows.view(steps.shape)
 
     def last_steps(self) -> tuple[Tensor | int, Tensor | slice]:
         """Index ``(time, batch)`` of each sequence's last valid step, for ``(..., T, B, H)``.
