@@ -15,7 +15,7 @@ from rnnpipe.tasks.ner.conll import Sentence
 from rnnpipe.tasks.ner.features import CASINGS, encode_sentences
 from rnnpipe.tasks.ner.features import fit_character_vocabulary as fit_char_tokenizer
 from rnnpipe.tasks.ner.features import fit_word_vocabulary as fit_conll_words
-from rnnpipe.tasks.ner.model import EntityTagger, scheme_constraints
+from rnnpipe.tasks.ner.model import EntityTagger, length_groups, scheme_constraints
 from rnnpipe.tasks.ner.schemes import allowed_transition, read_chunks, scheme_labels
 from rnnpipe.training.module import length_mask
 
@@ -72,14 +72,27 @@ def test_scores_for_real_tokens_do_not_depend_on_padding(overrides):
 
 
 def test_char_features_are_each_words_final_states_and_zero_at_padding():
+    """Words of 1 to 8 characters: the tagger reads them in length groups; each word's
+    features are still its own final states, as if read alone."""
     model = make_tagger()
-    batch = batch_of(model, [["EU", "Peter"], ["flew"]])
+    sentences = [["EU", "Peter", "a", "Blackburn"], ["flew", "EU"], ["German", "rejects", "I"]]
+    batch = batch_of(model, sentences)
     features = model.char_features(batch["chars"], batch["char_lengths"])
-    assert features.shape == (2, 2, 2 * 5)
-    assert (features[1, 1] == 0).all()
-    word = batch["chars"][0, 1, :5].unsqueeze(0)  # "Peter"
-    _, h_n = model.char_rnn(model.char_embedding(word))
-    assert torch.allclose(features[0, 1], torch.cat([h_n[0, 0], h_n[1, 0]]), atol=1e-6)
+    assert features.shape == (3, 4, 2 * 5)
+    for row, sentence in enumerate(sentences):
+        assert (features[row, len(sentence) :] == 0).all()
+        for position, word in enumerate(sentence):
+            chars = batch["chars"][row, position, : min(len(word), 8)].unsqueeze(0)
+            _, h_n = model.char_rnn(model.char_embedding(chars))
+            alone = torch.cat([h_n[0, 0], h_n[1, 0]])
+            torch.testing.assert_close(features[row, position], alone, atol=1e-6, rtol=0)
+
+
+def test_length_groups_pad_each_word_at_most_twice_over():
+    lengths = torch.tensor([16, 12, 9, 8, 5, 4, 3, 2, 1, 1])
+    assert length_groups(lengths, 3) == [(0, 3), (3, 5), (5, 10)]
+    assert length_groups(lengths, 1) == [(0, 10)]
+    assert length_groups(torch.tensor([1, 1, 1]), 3) == [(0, 3)]
 
 
 @pytest.mark.parametrize("crf", [True, False])

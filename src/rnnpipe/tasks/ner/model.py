@@ -48,6 +48,22 @@ def scheme_constraints(
     return allowed, start, end
 
 
+CHARACTER_GROUPS = 3  # length groups the character RNN reads a batch's words in
+
+
+def length_groups(lengths: torch.Tensor, groups: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of at most ``groups`` runs of non-increasing ``lengths``, each but the
+    last holding the lengths above half of its first (so each is at most 2x padded)."""
+    bounds, start = [], 0
+    while start < len(lengths) and len(bounds) < groups - 1:
+        end = int((lengths > lengths[start] // 2).sum())
+        bounds.append((start, end))
+        start = end
+    if start < len(lengths):
+        bounds.append((start, len(lengths)))
+    return bounds
+
+
 class EntityTagger(TaskModule):
     input_columns = ("text", "tokens")
     input_description = "a 'text' column of raw sentences or a 'tokens' column of token lists"
@@ -158,13 +174,23 @@ class EntityTagger(TaskModule):
     def char_features(self, chars: torch.Tensor, char_lengths: torch.Tensor) -> torch.Tensor:
         """``chars (B, T, W)`` -> ``(B, T, 2*Hc)``: each word's forward state after its last
         character and backward state after its first, zeros at padded words."""
-        real = char_lengths > 0  # (B, T)
-        _, final = self.char_rnn(self.char_embedding(chars[real]), lengths=char_lengths[real].cpu())
-        h_n = self.hidden_state(final)
-        per_word = h_n.transpose(0, 1).reshape(h_n.shape[1], -1)  # (N, 2*Hc)
-        out = per_word.new_zeros(*chars.shape[:2], per_word.shape[1])
-        out[real] = per_word
-        return out
+        # The real words, longest first (sorted as ids, so the RNN need not sort them again),
+        # read in a few groups of similar length, each padded only to its own longest word: a
+        # batch holds about a thousand words of 1 to 20 characters, and padding them all to the
+        # longest would more than double the RNN's work.
+        lengths, words = char_lengths.flatten().sort(descending=True, stable=True)
+        real = int((lengths > 0).sum())
+        lengths, words = lengths[:real].cpu(), words[:real]
+        word_chars = chars.flatten(0, 1).index_select(0, words)
+        per_group = []
+        for start, end in length_groups(lengths, CHARACTER_GROUPS):
+            group_chars = word_chars[start:end, : int(lengths[start])]
+            _, final = self.char_rnn(self.char_embedding(group_chars), lengths=lengths[start:end])
+            h_n = self.hidden_state(final)
+            per_group.append(h_n.transpose(0, 1).reshape(end - start, -1))  # (n, 2*Hc)
+        per_word = torch.cat(per_group)
+        out = per_word.new_zeros(chars.shape[0] * chars.shape[1], per_word.shape[1])
+        return out.index_copy(0, words, per_word).view(*chars.shape[:2], -1)
 
     def loss(self, scores: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean per real token: the CRF's negative log-likelihood, or cross-entropy."""
