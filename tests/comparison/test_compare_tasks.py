@@ -12,6 +12,7 @@ from synthetic_items import SIGNATURE, bits, entities, translations
 
 from rnnpipe.cli import compare as compare_cli
 from rnnpipe.comparison.items import ITEMS
+from rnnpipe.tracking.seed_groups import SIZE_TAG
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +121,48 @@ def test_sides_that_cannot_be_paired_are_refused_in_one_line(store, capsys):
             compare_cli.main([a, b, *arguments])
         error = capsys.readouterr().err
         assert error.startswith("error: ") and expected in error and error.count("\n") == 1
+
+
+def grouped(client: MlflowClient, *members: str) -> str:
+    """A group's parent run over ``members``, as the seed groups callback makes it."""
+    first = client.get_run(members[0])
+    tags = {"rnnpipe.group": "g", SIZE_TAG: str(len(members)),
+            "rnnpipe.task": first.data.tags["rnnpipe.task"]}  # fmt: skip
+    parent = client.create_run(first.info.experiment_id, tags=tags).info.run_id
+    for member in members:
+        client.set_tag(member, "mlflow.parentRunId", parent)
+    client.set_terminated(parent, "FINISHED")
+    return parent
+
+
+def test_groups_are_paired_item_by_item_on_each_items_mean_over_the_groups_runs(store, capsys):
+    client, arguments, logged = store
+    tables = {per_char: bits_table(per_char) for per_char in (2.1, 2.3, 2.5, 2.6)}
+    worse = grouped(client, logged("generation", tables[2.5]), logged("generation", tables[2.6]))
+    better_runs = [logged("generation", tables[2.1]), logged("generation", tables[2.3])]
+    better = grouped(client, *better_runs)
+    _, row = compared(capsys, worse, better, arguments)
+    # each item's mean over two seeds: 2.2 against 2.55 bits per character
+    assert float(row[3]) == pytest.approx(2.55, abs=0.02) and float(row[4]) == pytest.approx(
+        2.2, abs=0.02
+    )
+    assert (
+        float(row[5]) == pytest.approx(-0.35, abs=1e-4) and float(row[7]) < 0.05 and row[8] == "B"
+    )
+    # --groups: a member run stands for its group
+    _, same = compared(capsys, worse, better_runs[0], [*arguments, "--groups"])
+    assert same == [*row[:2], better_runs[0], *row[3:]]
+
+    # a group of folds: each run tested on its own part, the group on all of them
+    def fold_group(per_char: float) -> str:
+        parts = (bits_table(per_char).iloc[:50], bits_table(per_char).iloc[50:])
+        return grouped(client, *(logged("generation", part, test_file=f"fold{i}")
+                                 for i, part in enumerate(parts)))  # fmt: skip
+
+    by_fold, other_folds = fold_group(2.2), fold_group(2.4)
+    _, row = compared(capsys, by_fold, other_folds, arguments)
+    assert float(row[5]) == pytest.approx(0.2, abs=1e-4) and float(row[7]) < 0.05
+    one_fold = logged("generation", bits_table(2.2).iloc[:50], test_file="fold0")
+    with pytest.raises(SystemExit):
+        compare_cli.main([by_fold, one_fold, *arguments])
+    assert "expected two sides scored on the same test set" in capsys.readouterr().err

@@ -3,25 +3,30 @@
     rnnpipe-compare runs:/<run id A> runs:/<run id B>
     rnnpipe-compare models:/rnnpipe-ner/1 models:/rnnpipe-ner@champion --resamples 5000
 
-Each side is a training run (``runs:/<id>`` or its bare id) or a registered version of
-sentiment, NER, translation or generation; both must have been tested on the same test set
-and scored alike. Every tested run of those tasks logs its test items in one form
+Each side is a training run (``runs:/<id>`` or its bare id), a registered version, or a group
+(the parent run of a seed or fold group; with ``--groups``, any run or version in one stands
+for its group), of sentiment, NER, translation or generation; both must have been tested on the
+same test set and scored alike. Every tested run of those tasks logs its test items in one form
 (:mod:`rnnpipe.comparison.items`): per item, the sufficient statistics of the task's headline
-metric (accuracy, entity F1, BLEU, bits per character). Paired bootstrap resampling over the
-items (:mod:`rnnpipe.comparison.bootstrap`) rescores each resample corpus-level and gives the
-difference B - A, its 95 % interval and a p-value; for BLEU the p-value is sacreBLEU's own paired
-bootstrap (:mod:`rnnpipe.comparison.bleu`). The table says which side is better, whichever way
-the metric points (fewer bits per character are better). The comparison is an MLflow run of its
-own in the experiment ``comparisons`` (params: the sides; metrics: the difference, interval and
-p; artifact: a plot of the resampled differences).
+metric (accuracy, entity F1, BLEU, bits per character). A group's statistic of an item is the
+mean over its runs that tested the item, so group against group is still paired item by item.
+
+Paired bootstrap resampling over the items (:mod:`rnnpipe.comparison.bootstrap`) rescores each
+resample corpus-level and gives the difference B - A, its 95 % interval and a p-value; for BLEU
+of two runs, the p-value is sacreBLEU's own paired bootstrap (:mod:`rnnpipe.comparison.bleu`).
+The table says which side is better, whichever way the metric points (fewer bits per character
+are better). The comparison is an MLflow run of its own in the experiment ``comparisons``
+(params: the sides; metrics: the difference, interval and p; artifact: a plot of the resampled
+differences).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib
@@ -41,6 +46,7 @@ from rnnpipe.tasks.registry import task_spec  # noqa: E402
 from rnnpipe.tasks.spec import Metric  # noqa: E402
 from rnnpipe.tracking.model_uri import parse_model_uri  # noqa: E402
 from rnnpipe.tracking.promotion import identity_of_test_set  # noqa: E402
+from rnnpipe.tracking.seed_groups import group_members, is_group  # noqa: E402
 
 EXPERIMENT = "comparisons"
 
@@ -60,6 +66,39 @@ def resolve(client: MlflowClient, side: str) -> Run:
         ) from None
 
 
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a run, or a group (its parent run) and the runs it holds."""
+
+    name: str  # as the command line gave it
+    run: Run
+    members: tuple[Run, ...]
+
+
+def side_of(client: MlflowClient, name: str, groups: bool) -> Side:
+    """The run ``name`` resolves to; a group's parent stands for its member runs, and with
+    ``groups`` so does a run (or a version's run) that is a member of a group."""
+    run = resolve(client, name)
+    parent_id = run.data.tags.get("mlflow.parentRunId")
+    if groups and parent_id and not is_group(run):
+        run = client.get_run(parent_id)
+    if not is_group(run):
+        return Side(name, run, (run,))
+    members = tuple(group_members(client, run))
+    if not members:
+        raise RnnpipeError(f"{name}: expected a group with its runs nested under it, got none")
+    return Side(name, run, members)
+
+
+def identity_of_items(side: Side) -> str:
+    """The identity of the items a side was tested on: its run's test set; a group's members'
+    one test set, or, for a group of folds, the union of theirs."""
+    identities = sorted({identity_of_test_set(run) for run in side.members})
+    if len(identities) == 1:
+        return identities[0]
+    return hashlib.sha256("\n".join(identities).encode()).hexdigest()
+
+
 def item_table(client: MlflowClient, run: Run, side: str, form: ItemForm) -> pd.DataFrame:
     """The run's per-item test table, one row per item id."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,12 +107,23 @@ def item_table(client: MlflowClient, run: Run, side: str, form: ItemForm) -> pd.
         except (MlflowException, OSError):
             raise RnnpipeError(
                 f"{side}: expected a tested run with the artifact {form.artifact}, got a run "
-                "without it (trained with test=false, or before it was written)"
+                f"{run.info.run_id} without it (trained with test=false, or before it was written)"
             ) from None
         table = read_items(path)
     if table[form.item_id].duplicated().any():
         raise RnnpipeError(f"{side}: {form.artifact}: expected one row per {form.item_id}")
     return table.set_index(form.item_id, drop=False)
+
+
+def item_statistics(tables: list[pd.DataFrame], side: Side, form: ItemForm) -> pd.DataFrame:
+    """Each item's statistics, indexed by its id: a run's own; a group's, the mean over the
+    member runs that tested the item (every seed of a seed group; the one fold of a fold group
+    that held the item out), so that two groups are still paired item by item."""
+    per_run = [
+        pd.DataFrame(form.statistics(table, run), index=table.index)
+        for table, run in zip(tables, side.members, strict=True)
+    ]
+    return pd.concat(per_run).groupby(level=0, sort=False).mean()
 
 
 def task_of(run: Run, side: str) -> str:
@@ -92,40 +142,39 @@ def headline(task: str, metric: str) -> Metric:
 
 
 def compare(
-    client: MlflowClient, side_a: str, side_b: str, resamples: int, seed: int
+    client: MlflowClient, side_a: str, side_b: str, resamples: int, seed: int, groups: bool
 ) -> tuple[Comparison, Metric, str]:
     """The paired bootstrap of B against A, the metric, and the comparison's MLflow run id."""
-    run_a, run_b = resolve(client, side_a), resolve(client, side_b)
-    task, task_b = task_of(run_a, side_a), task_of(run_b, side_b)
+    a, b = side_of(client, side_a, groups), side_of(client, side_b, groups)
+    task, task_b = task_of(a.run, side_a), task_of(b.run, side_b)
     if task != task_b:
         raise RnnpipeError(f"{side_a} and {side_b}: expected two runs of one task, got {task} "
                            f"and {task_b}")  # fmt: skip
-    if identity_of_test_set(run_a) != identity_of_test_set(run_b):
+    if identity_of_items(a) != identity_of_items(b):
         raise RnnpipeError(
             f"{side_a} and {side_b}: expected two sides scored on the same test set, got two "
-            "test sets (another test file, data file or split)"
+            "test sets (another test file, data file, split or folds)"
         )
     form = ITEMS[task]
     for tag in form.scored_alike:
-        if run_a.data.tags.get(tag) != run_b.data.tags.get(tag):
-            raise RnnpipeError(
-                f"{side_a} and {side_b}: expected two sides scored alike, got another {tag} "
-                f"({run_a.data.tags.get(tag)} and {run_b.data.tags.get(tag)})"
-            )
-    table_a, table_b = (
-        item_table(client, run_a, side_a, form),
-        item_table(client, run_b, side_b, form),
+        values = sorted({str(run.data.tags.get(tag)) for run in (*a.members, *b.members)})
+        if len(values) > 1:
+            raise RnnpipeError(f"{side_a} and {side_b}: expected two sides scored alike, got "
+                               f"another {tag} ({' and '.join(values)})")  # fmt: skip
+    tables_a, tables_b = (
+        [item_table(client, run, side.name, form) for run in side.members] for side in (a, b)
     )
-    if set(table_a.index) != set(table_b.index):
+    items_a, items_b = item_statistics(tables_a, a, form), item_statistics(tables_b, b, form)
+    if set(items_a.index) != set(items_b.index):
         raise RnnpipeError(f"{side_a} and {side_b}: expected the same test items, got others")
-    table_b = table_b.loc[table_a.index]
-    result = paired_bootstrap(
-        form.statistics(table_a, run_a), form.statistics(table_b, run_b), form.score,
-        resamples, seed,
-    )  # fmt: skip
+    items_b = items_b.loc[items_a.index]
+    result = paired_bootstrap(items_a.to_numpy(), items_b.to_numpy(), form.score, resamples, seed)
     method = "paired bootstrap over test items"
-    if form.paired_p is not None:
-        p_value = form.paired_p(table_a, table_b, run_a, resamples, seed)
+    if is_group(a.run) or is_group(b.run):
+        method += " (a group's items: the mean of its runs)"
+    elif form.paired_p is not None:  # the field's own test, of two runs' outputs
+        [table_a], [table_b] = tables_a, tables_b
+        p_value = form.paired_p(table_a, table_b.loc[table_a.index], a.run, resamples, seed)
         result = replace(result, p_value=p_value)
         method += f"; p: {form.paired_p.__doc__.splitlines()[0]}"
     metric = headline(task, form.metric)
@@ -182,13 +231,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("b")
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--groups", action="store_true", help="a run in a seed group stands for its whole group"
+    )
     parser.add_argument("--tracking-uri", default=f"sqlite:///{PROJECT_ROOT}/mlflow.db")
     args = parser.parse_args(argv)
     # the output is the table, or one line that says why not: no artifact download bars
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     with reported_in_one_line():
         client = MlflowClient(args.tracking_uri)
-        result, metric, run_id = compare(client, args.a, args.b, args.resamples, args.seed)
+        result, metric, run_id = compare(
+            client, args.a, args.b, args.resamples, args.seed, args.groups
+        )
         better = "higher" if metric.higher_is_better else "lower"
         print(f"{metric.name} ({better} is better), paired bootstrap over the test items")
         print("| A | B | A | B | B - A | 95 % CI | p | better |\n|---|---|---|---|---|---|---|---|")

@@ -32,6 +32,7 @@ from omegaconf import DictConfig  # noqa: E402
 from scipy.stats import t as student_t  # noqa: E402
 
 GROUP_TAG = "rnnpipe.group"  # the job's overrides without seed (set by provenance.run_tags)
+SIZE_TAG = "rnnpipe.group_size"  # only on a group's parent run
 AGGREGATED_PREFIXES = ("val/", "test/")
 
 
@@ -89,7 +90,7 @@ def make_group(client: MlflowClient, runs: list[Run], group: str, metric: str | 
     first = runs[0]
     tags = {
         GROUP_TAG: group,
-        "rnnpipe.group_size": str(len(runs)),
+        SIZE_TAG: str(len(runs)),
         "rnnpipe.sweep_id": first.data.tags.get("rnnpipe.sweep_id", ""),
         "rnnpipe.task": first.data.tags.get("rnnpipe.task", ""),
         "mlflow.note.content": f"{len(runs)} seeds of `{group or 'the same config'}`",
@@ -110,6 +111,20 @@ def make_group(client: MlflowClient, runs: list[Run], group: str, metric: str | 
         client.log_batch(run.info.run_id, tags=[RunTag("mlflow.parentRunId", parent_id)])
     client.set_terminated(parent_id, "FINISHED")
     return parent_id
+
+
+def is_group(run: Run) -> bool:
+    """Whether ``run`` is a group's parent run."""
+    return SIZE_TAG in run.data.tags
+
+
+def group_members(client: MlflowClient, parent: Run) -> list[Run]:
+    """The runs nested under a group's parent run."""
+    return client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
+        max_results=5000,
+    )
 
 
 def finished_runs_of_sweep(client: MlflowClient, sweep_id: str) -> list[Run]:
