@@ -1,9 +1,11 @@
-"""Seed groups: the runs of a multirun that differ only in ``seed``, under one parent run.
+"""Seed groups: the runs of a multirun that differ only in ``seed`` (and ``data.fold``), under one
+parent run.
 
-One seed's score is one draw: ``rnnpipe-train -m ... seed=1,2,3`` is how a config is measured.
+One seed's score is one draw: ``rnnpipe-train -m ... seed=1,2,3`` is how a config is measured,
+and ``rnnpipe-train -m ... data.folds=5 'data.fold=range(5)'`` is k-fold cross-validation.
 When the multirun ends (a Hydra callback, in the launching process, whatever the launcher),
-its finished runs are grouped by their overrides without ``seed`` (tag ``rnnpipe.group``), and
-each group of two or more gets a parent run in the same experiment:
+its finished runs are grouped by their overrides without ``seed`` and ``data.fold`` (tag
+``rnnpipe.group``), and each group of two or more gets a parent run in the same experiment:
 
 * the children carry ``mlflow.parentRunId``, so the MLflow UI shows them nested under it;
 * for every ``val/`` and ``test/`` metric the children all have, the parent logs
@@ -31,7 +33,8 @@ from mlflow.entities import Metric, Run, RunTag  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from scipy.stats import t as student_t  # noqa: E402
 
-GROUP_TAG = "rnnpipe.group"  # the job's overrides without seed (set by provenance.run_tags)
+GROUP_TAG = "rnnpipe.group"  # the job's overrides without these (set by provenance.run_tags):
+VARIED_WITHIN_A_GROUP = ("seed", "data.fold")
 SIZE_TAG = "rnnpipe.group_size"  # only on a group's parent run
 AGGREGATED_PREFIXES = ("val/", "test/")
 

@@ -141,6 +141,8 @@ class GenerationDataModule(ReviewFileDataModule):
         val_fraction: float,
         test_fraction: float,
         split_seed: int,
+        folds: int | None,
+        fold: int | None,
         seed: int,
         min_frequency: int,
         lowercase: bool,
