@@ -51,6 +51,9 @@ sweep-memory: $(STAMP) ## Hydra multirun on the adding problem: T in 50..200 x r
 sweep: $(STAMP) ## Hydra multirun, hidden size x nonlinearity: one MLflow run per job, one sweep id
 	$(BIN)/rnnpipe-train --multirun experiment=sentiment model.hidden_size=64,128 model.nonlinearity=tanh,relu $(ARGS)
 
+cross-validate: $(STAMP) ## 5-fold cross-validation of sentiment on the real reviews: one fold group (every review tested once)
+	$(BIN)/rnnpipe-train --multirun experiment=sentiment_full data.folds=5 'data.fold=range(5)' $(ARGS)
+
 TASK ?= sentiment
 tune: $(STAMP) ## Optuna search for TASK=<task> over conf/hparams_search/<task>_optuna.yaml (resumable, pruned)
 	$(BIN)/rnnpipe-tune experiment=$(TASK) hparams_search=$(TASK)_optuna $(ARGS)
@@ -112,4 +115,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep tune data evaluate predict serve-model promote gc ui server results bench bench-tasks test fuzz lint format clean distclean
+.PHONY: help install train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep cross-validate tune data evaluate predict serve-model promote gc ui server results bench bench-tasks test fuzz lint format clean distclean

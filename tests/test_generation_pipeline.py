@@ -14,6 +14,7 @@ from test_train import artifact_paths
 from rnnpipe.cli.evaluate import evaluate
 from rnnpipe.cli.predict import predict
 from rnnpipe.cli.train import train
+from rnnpipe.comparison.items import ITEMS, read_items
 
 pytestmark = pytest.mark.slow
 
@@ -78,8 +79,18 @@ def test_the_run_records_perplexity_samples_and_how_the_classifier_reads_them(
         "config/config.yaml",
         "tokenizer/tokenizer.json",
         "predictions/generated_reviews.tsv",
+        "predictions/test_bits_per_char.tsv",
     } <= artifacts
     assert any(path.startswith("checkpoints/") and path.endswith(".ckpt") for path in artifacts)
+
+    # each test review's bits and characters sum to test/bits_per_char (what rnnpipe-compare reads)
+    items = read_items(
+        client.download_artifacts(run.info.run_id, "predictions/test_bits_per_char.tsv")
+    )
+    assert items["line"].is_unique and (items["characters"] >= 2).all()
+    form = ITEMS["generation"]
+    per_char = form.score(form.statistics(items, run).sum(0, keepdims=True))[0]
+    assert per_char == pytest.approx(logged["test/bits_per_char"], rel=1e-5)
 
     samples = pd.read_csv(
         client.download_artifacts(run.info.run_id, "predictions/generated_reviews.tsv"),

@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 
 from rnnpipe.cli.evaluate import evaluate
 from rnnpipe.cli.train import train
+from rnnpipe.comparison.items import ITEMS, read_items
 from rnnpipe.errors import DataFormatError
 from rnnpipe.tasks.ner.conll import read_tagged_file
 from rnnpipe.tasks.ner.metrics import ChunkCounts, count_chunks, micro_scores
@@ -92,6 +93,7 @@ def check_run_records(cfg, metrics, client, run):
         "tokenizer/words.json",
         "tokenizer/chars.json",
         "predictions/test_predictions.tsv",
+        "predictions/test_entities.tsv",
         "metrics/entity_scores_by_type.tsv",
         "plots/tag_confusion_matrix.png",
     } <= artifacts
@@ -105,6 +107,12 @@ def check_run_records(cfg, metrics, client, run):
     counts = rescored(sentences)
     assert micro_scores(counts).f1 == pytest.approx(metrics["test/f1"], abs=1e-6)
     assert counts.correct_tokens / counts.tokens == pytest.approx(metrics["test/acc"], abs=1e-6)
+    # each sentence's entity counts, by its first line, sum to test/f1 (what rnnpipe-compare reads)
+    items = read_items(download(run.info.run_id, "predictions/test_entities.tsv"))
+    assert items["line"].tolist() == [s.lines[0] for s in test_file]
+    form = ITEMS["ner"]
+    f1 = form.score(form.statistics(items, run).sum(0, keepdims=True))[0]
+    assert f1 == pytest.approx(metrics["test/f1"], abs=1e-6)
 
     table = pd.read_csv(download(run.info.run_id, "metrics/entity_scores_by_type.tsv"), sep="\t")
     assert table["type"].tolist() == ["LOC", "MISC", "ORG", "PER", "all (micro)"]

@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 from rnnpipe.cli.evaluate import evaluate
 from rnnpipe.cli.predict import predict
 from rnnpipe.cli.train import train
+from rnnpipe.comparison.items import ITEMS
 from rnnpipe.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -80,6 +81,10 @@ def test_a_training_run_is_recorded_registered_and_served(compose_config, capsys
     assert translations["line"].tolist() == list(range(1, 41))
     assert translations["source"][0] == (SAMPLE / "test.en").read_text().splitlines()[0]
     assert translations["reference"][0] == (SAMPLE / "test.de").read_text().splitlines()[0]
+    # the sentences' BLEU statistics, summed, give test/bleu (what rnnpipe-compare reads)
+    form = ITEMS["translation"]
+    bleu = form.score(form.statistics(translations, run).sum(0, keepdims=True))[0]
+    assert bleu == pytest.approx(metrics["test/bleu"], abs=1e-4)
 
     [version] = client.search_model_versions("name='rnnpipe-translation'")
     assert version.run_id == run.info.run_id

@@ -127,6 +127,26 @@ def test_trials_are_tagged_mlflow_runs_and_a_stopped_study_continues(run_study, 
     assert len(run_study("hparams_search.n_trials=3", *TINY).get_trials()) == 4
 
 
+def test_a_trial_of_several_seeds_scores_their_mean(run_study, tmp_path):
+    study = run_study(
+        "hparams_search.n_trials=1", "hparams_search.seeds_per_trial=2", "seed=7",
+        "trainer.max_epochs=1", *TINY,
+    )  # fmt: skip
+    [trial] = study.get_trials()
+    client, runs = sentiment_runs(tmp_path)
+    by_seed = {run.data.params["seed"]: run for run in runs.values()}
+    assert sorted(by_seed) == ["7", "8"]
+    best = {seed: max(m.value for m in client.get_metric_history(run.info.run_id, "val/f1"))
+            for seed, run in by_seed.items()}  # fmt: skip
+    assert trial.user_attrs["seed_values"] == [pytest.approx(best["7"]), pytest.approx(best["8"])]
+    assert trial.value == pytest.approx((best["7"] + best["8"]) / 2)
+    assert {run.info.run_name for run in runs.values()} == {
+        "sentiment-tpe-trial-0-seed-7", "sentiment-tpe-trial-0-seed-8",
+    }  # fmt: skip
+    assert trial.user_attrs["mlflow_run_id"] == by_seed["7"].info.run_id  # it reports the curve
+    assert all(r.data.tags["rnnpipe.optuna.trial"] == "0" for r in runs.values())
+
+
 def test_a_trial_with_a_bad_validation_curve_is_pruned_and_its_run_killed(run_study, tmp_path):
     def unreachable_threshold(cfg):
         # val/f1 can never reach 1.1: the first validation epoch already condemns the trial

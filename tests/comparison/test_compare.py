@@ -33,7 +33,7 @@ def test_two_trained_models_are_compared_on_the_same_reviews(compose_config, cap
 
     compare_cli.main([f"runs:/{untrained}", learned, *store])
     table = capsys.readouterr().out.splitlines()
-    row = table[2].split("|")
+    row = table[3].split("|")
     assert float(row[3]) == pytest.approx(untrained_acc, abs=5e-5)
     assert float(row[5]) == pytest.approx(learned_acc - untrained_acc, abs=5e-5)
     low, high = (float(x) for x in row[6].strip(" []").split(","))
@@ -49,7 +49,7 @@ def test_two_trained_models_are_compared_on_the_same_reviews(compose_config, cap
     ]
 
     compare_cli.main([learned, learned, *store])  # a model against itself
-    row = capsys.readouterr().out.splitlines()[2].split("|")
+    row = capsys.readouterr().out.splitlines()[3].split("|")
     assert float(row[5]) == 0 and float(row[7]) == 1.0
 
     for a, b, expected in [

@@ -10,7 +10,6 @@ Otherwise the version becomes ``@challenger``; either way the reason is printed
 from __future__ import annotations
 
 import argparse
-import re
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -18,9 +17,8 @@ from mlflow.exceptions import MlflowException
 from rnnpipe.config import PROJECT_ROOT
 from rnnpipe.errors import RnnpipeError, reported_in_one_line
 from rnnpipe.tasks.registry import task_specs
+from rnnpipe.tracking.model_uri import parse_model_uri
 from rnnpipe.tracking.promotion import promote
-
-VERSION_URI = re.compile(r"models:/(?P<name>[^/@]+)/(?P<version>\d+)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,20 +27,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tracking-uri", default=f"sqlite:///{PROJECT_ROOT}/mlflow.db")
     args = parser.parse_args(argv)
     with reported_in_one_line():
-        match = VERSION_URI.fullmatch(args.model_uri)
-        if not match:
+        uri = parse_model_uri(args.model_uri)
+        if uri is None or uri.version is None:
             raise RnnpipeError(
                 f"model_uri: expected models:/rnnpipe-<task>/<version>, got {args.model_uri!r}"
             )
         specs = {spec.registered_model_name: spec for spec in task_specs().values()}
-        if match["name"] not in specs:
+        if uri.name not in specs:
             raise RnnpipeError(
                 f"{args.model_uri}: expected a model of a task, one of {sorted(specs)}"
             )
         try:
-            decision = promote(
-                MlflowClient(args.tracking_uri), specs[match["name"]], match["version"]
-            )
+            decision = promote(MlflowClient(args.tracking_uri), specs[uri.name], uri.version)
         except MlflowException as error:  # no such model or version in this store
             raise RnnpipeError(f"{args.model_uri}: {error.message}") from None
         print(f"{args.model_uri} -> {decision}")

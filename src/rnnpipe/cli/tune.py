@@ -143,20 +143,23 @@ def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 class TrialReporter(L.Callback):
     """Ties one Lightning fit to its Optuna trial.
 
-    At fit start it tags the trial's MLflow run with the study and the trial number (and keeps the
-    run id on the trial); after every validation epoch it reports ``metric`` to the trial and
-    raises :class:`optuna.TrialPruned` when the study's pruner says the curve is bad.
+    At fit start it tags the trial's MLflow run with the study and the trial number; the run that
+    ``reports`` (a trial's first seed) keeps its run id on the trial and, after every validation
+    epoch, reports ``metric`` to the trial and raises :class:`optuna.TrialPruned` when the
+    study's pruner says the curve is bad.
     """
 
-    def __init__(self, trial: optuna.Trial, metric: str):
+    def __init__(self, trial: optuna.Trial, metric: str, reports: bool):
         self.trial = trial
         self.metric = metric
+        self.reports = reports
         self.logger: MLFlowLogger | None = None
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if isinstance(trainer.logger, MLFlowLogger):
             self.logger = trainer.logger
-            self.trial.set_user_attr("mlflow_run_id", self.logger.run_id)
+            if self.reports:
+                self.trial.set_user_attr("mlflow_run_id", self.logger.run_id)
             self.set_tags(
                 {
                     "rnnpipe.optuna.study": self.trial.study.study_name,
@@ -166,7 +169,7 @@ class TrialReporter(L.Callback):
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         value = trainer.callback_metrics.get(self.metric)
-        if trainer.sanity_checking or value is None:
+        if trainer.sanity_checking or value is None or not self.reports:
             return
         epoch = trainer.current_epoch
         self.trial.report(float(value), step=epoch)
@@ -206,24 +209,40 @@ def run_trial(
     command_line: Sequence[str],
     params: Mapping[str, Any],
 ) -> float:
-    """Train the config this trial's values give; its value is the best ``optimized_metric``."""
+    """Train the config this trial's values give, ``seeds_per_trial`` times (seeds ``seed``,
+    ``seed + 1``, ...: one seed's validation score is noisy at this data size); the trial's value
+    is the mean over the seeds of each run's best ``optimized_metric``. Only the first seed's
+    curve is reported to the trial (Optuna keeps one value a step), so the pruner judges it."""
     search = cfg[SEARCH_KEY]
-    overrides = [
-        *search.trial_overrides,
-        *command_line,
-        *(as_override(key, suggest(trial, key, space)) for key, space in params.items()),
-        f"run_name={search.study_name}-trial-{trial.number}",
-        f"paths.run_dir={Path(cfg.paths.run_dir) / f'trial_{trial.number:03d}'}",
-    ]
-    reporter = TrialReporter(trial, cfg.optimized_metric)
-    with trial_config(overrides) as trial_cfg:
-        try:
-            metrics = train(trial_cfg, extra_callbacks=[reporter])
-        except optuna.TrialPruned:
-            reporter.mark_pruned()
-            raise
-    reporter.set_tags({"rnnpipe.optuna.state": "COMPLETE"})
-    return metrics[cfg.optimized_metric]
+    sampled = [as_override(key, suggest(trial, key, space)) for key, space in params.items()]
+    seeds = search.seeds_per_trial
+    if not isinstance(seeds, int) or seeds < 1:
+        raise RnnpipeError(f"{SEARCH_KEY}.seeds_per_trial: expected a positive integer, "
+                           f"got {seeds!r}")  # fmt: skip
+    values = []
+    for index in range(seeds):
+        seed = [f"seed={cfg.seed + index}"] if seeds > 1 else []  # one seed: the config's own
+        suffix = f"-seed-{cfg.seed + index}" if seeds > 1 else ""
+        run_dir = Path(cfg.paths.run_dir) / f"trial_{trial.number:03d}{suffix.replace('-', '_')}"
+        overrides = [
+            *search.trial_overrides,
+            *command_line,
+            *sampled,
+            f"run_name={search.study_name}-trial-{trial.number}{suffix}",
+            f"paths.run_dir={run_dir}",
+            *seed,
+        ]
+        reporter = TrialReporter(trial, cfg.optimized_metric, reports=index == 0)
+        with trial_config(overrides) as trial_cfg:
+            try:
+                metrics = train(trial_cfg, extra_callbacks=[reporter])
+            except optuna.TrialPruned:
+                reporter.mark_pruned()
+                raise
+        reporter.set_tags({"rnnpipe.optuna.state": "COMPLETE"})
+        values.append(metrics[cfg.optimized_metric])
+    trial.set_user_attr("seed_values", values)
+    return float(np.mean(values))
 
 
 # -- the search ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnpipe.data.datamodule import TaskDataModule
-from rnnpipe.data.splits import stratified_split
+from rnnpipe.data.splits import stratified_folds, stratified_split
 from rnnpipe.data.text_file import read_lines
 from rnnpipe.errors import DataFormatError
 
@@ -55,13 +55,29 @@ def read_reviews(path: str | Path) -> list[Review]:
 
 
 def split_reviews(
-    path: str, test_path: str | None, val_fraction: float, test_fraction: float, seed: int
+    path: str,
+    test_path: str | None,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    folds: int | None,
+    fold: int | None,
 ) -> dict[str, list[Review]]:
     """``{"train", "val", "test"}`` reviews: a seeded split stratified by label; ``test_path``,
-    when given, is the test split instead of a held-out part of ``path``."""
+    when given, is the test split instead of a held-out part of ``path``. With ``folds`` = k and
+    ``fold`` = i (k-fold cross-validation), the test split is the i-th of k stratified folds
+    (:func:`~rnnpipe.data.splits.stratified_folds`), and the validation split is
+    ``val_fraction`` of the other reviews, stratified too."""
     reviews = read_reviews(path)
     labels = [r.label for r in reviews]
-    train, val, test = stratified_split(labels, val_fraction, test_fraction, seed)
+    if folds is None:
+        train, val, test = stratified_split(labels, val_fraction, test_fraction, seed)
+    else:
+        test = stratified_folds(labels, folds, seed)[fold]
+        held_out = set(test)
+        rest = [i for i in range(len(reviews)) if i not in held_out]
+        rest_train, rest_val, _ = stratified_split([labels[i] for i in rest], val_fraction, 0, seed)
+        train, val = [rest[i] for i in rest_train], [rest[i] for i in rest_val]
     return {
         "train": [reviews[i] for i in train],
         "val": [reviews[i] for i in val],
@@ -69,17 +85,38 @@ def split_reviews(
     }
 
 
+def check_folds(folds: int | None, fold: int | None, test_path: str | None) -> None:
+    """k-fold cross-validation needs both ``folds`` and ``fold``, and no test file of its own."""
+    if folds is None and fold is None:
+        return
+    if test_path is not None:
+        raise ValueError(
+            f"data.folds: expected null with a test file of its own (data.test_path={test_path}),"
+            f" got {folds}: the folds are the test splits"
+        )
+    if not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"data.folds: expected an integer of at least 2 with data.fold set, "
+                         f"got {folds!r}")  # fmt: skip
+    if not isinstance(fold, int) or not 0 <= fold < folds:
+        raise ValueError(f"data.fold: expected an integer from 0 to {folds - 1} "
+                         f"(data.folds={folds}), got {fold!r}")  # fmt: skip
+
+
 class ReviewFileDataModule(TaskDataModule):
     """The reading half of a DataModule over one reviews file: a seeded split stratified by
     label, or ``test_path`` as the test split instead of a held-out part; a subclass fits,
     prepares and collates. Its hyperparameters include ``path``, ``test_path``,
     ``val_fraction``, ``test_fraction`` and ``split_seed``, which is not the run's ``seed``: the
-    runs of a seed group are scored on the same held-out reviews."""
+    runs of a seed group are scored on the same held-out reviews; and ``folds`` and ``fold``
+    (both null, or k-fold cross-validation's k and the fold held out as the test split)."""
 
     def read_splits(self) -> dict[str, list[Review]]:
         hp = self.hparams
+        check_folds(hp.folds, hp.fold, hp.test_path)
         test_fraction = 0.0 if hp.test_path else hp.test_fraction
-        return split_reviews(hp.path, hp.test_path, hp.val_fraction, test_fraction, hp.split_seed)
+        return split_reviews(
+            hp.path, hp.test_path, hp.val_fraction, test_fraction, hp.split_seed, hp.folds, hp.fold
+        )
 
     def read_test_file(self, path: str) -> list[Review]:
         return read_reviews(path)

@@ -1,4 +1,4 @@
-"""Seeded, stratified train/validation/test splits."""
+"""Seeded, stratified train/validation/test splits, and stratified k folds."""
 
 from __future__ import annotations
 
@@ -34,3 +34,27 @@ def stratified_split(
         val += indices[n_test : n_test + n_val]
         train += indices[n_test + n_val :]
     return sorted(train), sorted(val), sorted(test)
+
+
+def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> list[list[int]]:
+    """Deal example indices into ``folds`` parts so each label keeps its share in every part.
+
+    Each label's indices are shuffled with ``seed`` and dealt round-robin, one label after the
+    other without restarting the deal, so the parts' sizes differ by at most one and so do each
+    label's counts in them. Every index is in exactly one part.
+    """
+    if folds < 2 or folds > len(labels):
+        raise ValueError(f"folds must be from 2 to the number of examples, got {folds}")
+    by_label: dict[int, list[int]] = defaultdict(list)
+    for index, label in enumerate(labels):
+        by_label[label].append(index)
+    rng = random.Random(seed)
+    parts: list[list[int]] = [[] for _ in range(folds)]
+    dealt = 0
+    for label in sorted(by_label):
+        indices = by_label[label]
+        rng.shuffle(indices)
+        for index in indices:
+            parts[dealt % folds].append(index)
+            dealt += 1
+    return [sorted(part) for part in parts]

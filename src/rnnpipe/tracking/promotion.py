@@ -31,7 +31,7 @@ RULE = "the headline metric, strictly better (no paired significance test yet)"
 
 def identity_of_test_set(run: Run) -> str:
     """What a run was tested on, as one hash: the test file's SHA-256 when it had one; else the
-    held-out split, fixed by the data files' SHA-256 and the split's settings."""
+    held-out split, fixed by the data files' SHA-256 and the split's settings (and the fold)."""
     tags, params = run.data.tags, run.data.params
     if params.get("data.test_path", "None") not in ("None", "") and (
         "rnnpipe.data.test.sha256" in tags
@@ -41,6 +41,9 @@ def identity_of_test_set(run: Run) -> str:
              and key.endswith(".sha256")]  # fmt: skip
     parts += [f"{key}={params[key]}" for key in sorted(params) if key.startswith("data.")
               and ("fraction" in key or key.endswith("split_seed"))]  # fmt: skip
+    # k-fold cross-validation's fold (only when set: runs without folds keep their identity)
+    parts += [f"{key}={params[key]}" for key in ("data.folds", "data.fold")
+              if params.get(key, "None") != "None"]  # fmt: skip
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from rnnpipe.config import PROJECT_ROOT, override_keys
 from rnnpipe.data.text_file import count_lines, sha256_of
 from rnnpipe.tracking.logger import ResilientMLFlowLogger, check_reachable
+from rnnpipe.tracking.seed_groups import GROUP_TAG, VARIED_WITHIN_A_GROUP
 
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on one param value
 
@@ -83,11 +84,13 @@ def run_tags(task_name: str) -> dict[str, str]:
             tags["rnnpipe.sweep_id"] = Path(hydra.sweep.dir).name
             tags["rnnpipe.sweep_dir"] = str(hydra.sweep.dir)
             tags["rnnpipe.job_num"] = str(hydra.job.num)
-            # the seed group: the job's overrides but its seed (tracking/seed_groups.py)
+            # the seed group: the job's overrides but its seed and fold (tracking/seed_groups.py)
             overrides = list(hydra.overrides.task)
             keys = override_keys(overrides)
-            tags["rnnpipe.group"] = " ".join(
-                o for o, key in zip(overrides, keys, strict=True) if key != "seed"
+            tags[GROUP_TAG] = " ".join(
+                o
+                for o, key in zip(overrides, keys, strict=True)
+                if key not in VARIED_WITHIN_A_GROUP
             )
     return tags
 

@@ -1,9 +1,11 @@
-"""Seed groups: the runs of a multirun that differ only in ``seed``, under one parent run.
+"""Seed groups: the runs of a multirun that differ only in ``seed`` (and ``data.fold``), under one
+parent run.
 
-One seed's score is one draw: ``rnnpipe-train -m ... seed=1,2,3`` is how a config is measured.
+One seed's score is one draw: ``rnnpipe-train -m ... seed=1,2,3`` is how a config is measured,
+and ``rnnpipe-train -m ... data.folds=5 'data.fold=range(5)'`` is k-fold cross-validation.
 When the multirun ends (a Hydra callback, in the launching process, whatever the launcher),
-its finished runs are grouped by their overrides without ``seed`` (tag ``rnnpipe.group``), and
-each group of two or more gets a parent run in the same experiment:
+its finished runs are grouped by their overrides without ``seed`` and ``data.fold`` (tag
+``rnnpipe.group``), and each group of two or more gets a parent run in the same experiment:
 
 * the children carry ``mlflow.parentRunId``, so the MLflow UI shows them nested under it;
 * for every ``val/`` and ``test/`` metric the children all have, the parent logs
@@ -31,7 +33,9 @@ from mlflow.entities import Metric, Run, RunTag  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from scipy.stats import t as student_t  # noqa: E402
 
-GROUP_TAG = "rnnpipe.group"  # the job's overrides without seed (set by provenance.run_tags)
+GROUP_TAG = "rnnpipe.group"  # the job's overrides without these (set by provenance.run_tags):
+VARIED_WITHIN_A_GROUP = ("seed", "data.fold")
+SIZE_TAG = "rnnpipe.group_size"  # only on a group's parent run
 AGGREGATED_PREFIXES = ("val/", "test/")
 
 
@@ -89,7 +93,7 @@ def make_group(client: MlflowClient, runs: list[Run], group: str, metric: str | 
     first = runs[0]
     tags = {
         GROUP_TAG: group,
-        "rnnpipe.group_size": str(len(runs)),
+        SIZE_TAG: str(len(runs)),
         "rnnpipe.sweep_id": first.data.tags.get("rnnpipe.sweep_id", ""),
         "rnnpipe.task": first.data.tags.get("rnnpipe.task", ""),
         "mlflow.note.content": f"{len(runs)} seeds of `{group or 'the same config'}`",
@@ -110,6 +114,20 @@ def make_group(client: MlflowClient, runs: list[Run], group: str, metric: str | 
         client.log_batch(run.info.run_id, tags=[RunTag("mlflow.parentRunId", parent_id)])
     client.set_terminated(parent_id, "FINISHED")
     return parent_id
+
+
+def is_group(run: Run) -> bool:
+    """Whether ``run`` is a group's parent run."""
+    return SIZE_TAG in run.data.tags
+
+
+def group_members(client: MlflowClient, parent: Run) -> list[Run]:
+    """The runs nested under a group's parent run."""
+    return client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
+        max_results=5000,
+    )
 
 
 def finished_runs_of_sweep(client: MlflowClient, sweep_id: str) -> list[Run]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rnnpipe.data.reviews import LABEL_NAMES, Review, ReviewFileDataModule
@@ -76,6 +76,7 @@ class LanguageModelRow:
     targets: list[int]
     labels: list[int]
     buckets: list[int]
+    lines: list[int] = field(default_factory=list, compare=False)  # each review's source line
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -93,6 +94,7 @@ def concatenate(examples: Iterable[LanguageModelRow]) -> LanguageModelRow:
         stream.targets.extend(example.targets)
         stream.labels.extend(example.labels)
         stream.buckets.extend(example.buckets)
+        stream.lines.extend(example.lines)
     return stream
 
 
@@ -124,8 +126,8 @@ class GenerationDataModule(ReviewFileDataModule):
     adds a length bucket to every review's condition.
 
     Batches are dicts of ``(B, T)`` tensors ``tokens`` (inputs), ``targets``, ``labels``,
-    ``buckets`` (only with length buckets) and ``lengths (B,)``; padding is ``<pad>`` in
-    ``tokens`` and ``targets``.
+    ``buckets`` (only with length buckets), ``lengths (B,)`` and the source ``lines`` (one per
+    row); padding is ``<pad>`` in ``tokens`` and ``targets``.
     """
 
     def __init__(
@@ -139,6 +141,8 @@ class GenerationDataModule(ReviewFileDataModule):
         val_fraction: float,
         test_fraction: float,
         split_seed: int,
+        folds: int | None,
+        fold: int | None,
         seed: int,
         min_frequency: int,
         lowercase: bool,
@@ -218,7 +222,13 @@ class GenerationDataModule(ReviewFileDataModule):
             bucket = length_bucket(review.text, self.length_buckets) if self.length_buckets else 0
             steps = len(ids) + 1
             examples.append(
-                LanguageModelRow([bos, *ids], [*ids, eos], [review.label] * steps, [bucket] * steps)
+                LanguageModelRow(
+                    [bos, *ids],
+                    [*ids, eos],
+                    [review.label] * steps,
+                    [bucket] * steps,
+                    [review.line],
+                )
             )
         return examples
 
@@ -230,6 +240,7 @@ class GenerationDataModule(ReviewFileDataModule):
             "targets": pad_batch([r.targets for r in rows], pad_id=pad)[0],
             "labels": pad_batch([r.labels for r in rows], pad_id=0)[0],
             "lengths": lengths,
+            "lines": [row.lines[0] for row in rows],  # the line of the review each row starts with
         }
         if self.length_buckets:
             batch["buckets"] = pad_batch([r.buckets for r in rows], pad_id=0)[0]

@@ -96,6 +96,7 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         self.test_nll = MeanMetric()
         self.samples: pd.DataFrame | None = None  # generated after the test
         self.test_reviews: list[tuple[str, str]] = []  # (label, text) of the real test reviews
+        self.test_bits: list[tuple[int, float, int]] = []  # (line, bits, tokens) of each one
 
     # -- the model -----------------------------------------------------------------------------
     def condition(self, labels: Tensor, buckets: Tensor | None) -> Tensor:
@@ -135,14 +136,23 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
     ) -> tuple[Tensor, Tensor, RnnState]:
         """Mean negative log-likelihood per target token (padding excluded), the number of
         tokens, and the state after the batch."""
+        nll, _, hidden = self.row_nll(batch, hidden)
+        tokens = (batch["targets"] != self.hparams.pad_id).sum()
+        return nll.sum() / tokens, tokens, hidden
+
+    def row_nll(
+        self, batch: dict[str, Any], hidden: RnnState | None = None
+    ) -> tuple[Tensor, Tensor, RnnState]:
+        """Each row's summed negative log-likelihood in nats ``(B,)``, its number of target
+        tokens ``(B,)``, and the state after the batch."""
         logits, hidden = self(
             batch["tokens"], batch["labels"], batch.get("buckets"), hidden, batch["lengths"]
         )
         targets = batch["targets"]
         nll = F.cross_entropy(
-            logits.flatten(0, 1), targets.flatten(), ignore_index=self.hparams.pad_id
-        )
-        return nll, (targets != self.hparams.pad_id).sum(), hidden
+            logits.transpose(1, 2), targets, ignore_index=self.hparams.pad_id, reduction="none"
+        )  # (B, T), 0 at padding
+        return nll.sum(1), (targets != self.hparams.pad_id).sum(1), hidden
 
     # -- training (truncated BPTT, see TruncatedBPTT), validation, test ------------------------
     def chunk_step(self, chunk: dict[str, Any], hidden: RnnState | None) -> tuple[Tensor, RnnState]:
@@ -155,11 +165,14 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
 
     def on_test_epoch_start(self) -> None:
         self.test_reviews = []
+        self.test_bits = []
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        nll, count, _ = self.token_nll(batch)
-        self.test_nll.update(nll, weight=count)
+        nll, tokens, _ = self.row_nll(batch)
+        self.test_nll.update(nll.sum() / tokens.sum(), weight=tokens.sum())
         self.test_reviews += self.decode_reviews(batch)
+        bits = (nll / math.log(2)).tolist()
+        self.test_bits += zip(batch["lines"], bits, tokens.tolist(), strict=True)
 
     def decode_reviews(self, batch: dict[str, Any]) -> list[tuple[str, str]]:
         """``(label, text)`` of each review of a one-review-per-row batch, from its targets."""
@@ -184,6 +197,7 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
     def on_test_epoch_end(self) -> None:
         self.log_language_model_metrics("test", self.test_nll)
         self.test_reviews = self.gather(self.test_reviews)
+        self.test_bits = self.gather(self.test_bits)
         self.samples = self.generate_samples()
 
     def generate_samples(self) -> pd.DataFrame:
@@ -194,9 +208,16 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         return samples
 
     def write_test_reports(self, directory: Path) -> list[Path]:
+        """The generated samples; for a character model, each test review's bits and characters
+        (its closing ``</s>`` counted as one, as in test/bits_per_char), which
+        ``rnnpipe-compare`` resamples."""
         if self.samples is None:
             return []
-        return [save_table(self.samples, directory / "predictions" / "generated_reviews.tsv")]
+        written = [save_table(self.samples, directory / "predictions" / "generated_reviews.tsv")]
+        if self.hparams.level == "char":
+            bits = pd.DataFrame(self.test_bits, columns=["line", "bits", "characters"])
+            written.append(save_table(bits, directory / "predictions" / "test_bits_per_char.tsv"))
+        return written
 
     def report_tags(self) -> dict[str, str]:
         return {"rnnpipe.generation.sampling": str(self.sampling)}

@@ -146,4 +146,5 @@ class NerDataModule(TaskDataModule):
         batch["tags"], _ = pad_batch([[index[t] for t in s.tags] for s in sentences], pad_id=0)
         batch["tokens"] = [list(s.words) for s in sentences]
         batch["gold"] = [list(s.tags) for s in sentences]
+        batch["lines"] = [s.lines[0] for s in sentences]  # each sentence's id: its first line
         return batch

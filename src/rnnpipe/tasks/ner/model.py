@@ -32,7 +32,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 from rnnpipe.errors import InputRowError, shown
 from rnnpipe.layers.crf import LinearChainCRF, viterbi
 from rnnpipe.tasks.ner.features import encode_sentences, split_sentence
-from rnnpipe.tasks.ner.metrics import EntityScores, micro_scores, scores_by_type
+from rnnpipe.tasks.ner.metrics import EntityScores, count_chunks, micro_scores, scores_by_type
 from rnnpipe.tasks.ner.schemes import allowed_transition, read_chunks, split_tag
 from rnnpipe.training.module import TaskModule, length_mask, save_table
 from rnnpipe.training.plots import save_confusion_matrix
@@ -62,6 +62,18 @@ def length_groups(lengths: torch.Tensor, groups: int) -> list[tuple[int, int]]:
     if start < len(lengths):
         bounds.append((start, len(lengths)))
     return bounds
+
+
+def sentence_entities(line: int, gold: list[str], predicted: list[str]) -> dict[str, int]:
+    """One sentence's entity true positives, false positives and false negatives, as conlleval
+    counts chunks: summed over sentences they give the micro F1 (2 TP / (2 TP + FP + FN))."""
+    counts = micro_scores(count_chunks(gold, predicted))
+    return {
+        "line": line,
+        "true_positives": counts.correct,
+        "false_positives": counts.predicted - counts.correct,
+        "false_negatives": counts.gold - counts.correct,
+    }
 
 
 class EntityTagger(TaskModule):
@@ -150,7 +162,7 @@ class EntityTagger(TaskModule):
         self.val_scores = EntityScores(types)
         self.test_scores = EntityScores(types)
         self.test_confusion = MulticlassConfusionMatrix(len(labels))
-        self.test_sentences: list[tuple[list[str], list[str], list[str]]] = []
+        self.test_sentences: list[tuple[int, list[str], list[str], list[str]]] = []
         self.test_table: pd.DataFrame | None = None
         self.test_counts: list[list[int]] = []
 
@@ -258,7 +270,9 @@ class EntityTagger(TaskModule):
         index = {label: i for i, label in enumerate(self.hparams.labels)}
         predicted_ids = torch.tensor([index[tag] for tags in predicted for tag in tags])
         self.test_confusion.update(predicted_ids.to(self.device), batch["tags"][mask])
-        self.test_sentences += zip(batch["tokens"], batch["gold"], predicted, strict=True)
+        self.test_sentences += zip(
+            batch["lines"], batch["tokens"], batch["gold"], predicted, strict=True
+        )
 
     def on_test_epoch_end(self) -> None:
         for name, value in self.test_scores.compute().items():
@@ -276,23 +290,31 @@ class EntityTagger(TaskModule):
         self.test_confusion.reset()
 
     def write_test_reports(self, directory: Path) -> list[Path]:
-        """The predictions in CoNLL format, the per-type scores, the tag confusion matrix."""
+        """The predictions in CoNLL format, each sentence's entity counts (by its first line:
+        what ``rnnpipe-compare`` resamples), the per-type scores, the tag confusion matrix."""
         if self.test_table is None:
             return []
         predictions = directory / "predictions" / "test_predictions.tsv"
         predictions.parent.mkdir(parents=True, exist_ok=True)
         with predictions.open("w", encoding="utf-8") as out:
-            for tokens, gold, predicted in self.test_sentences:
+            for _, tokens, gold, predicted in self.test_sentences:
                 for row in zip(tokens, gold, predicted, strict=True):
                     out.write("\t".join(row) + "\n")
                 out.write("\n")
+        entities = save_table(
+            pd.DataFrame(
+                [sentence_entities(line, gold, predicted)
+                 for line, _, gold, predicted in self.test_sentences]
+            ),
+            directory / "predictions" / "test_entities.tsv",
+        )  # fmt: skip
         table = save_table(self.test_table, directory / "metrics" / "entity_scores_by_type.tsv")
         matrix = save_confusion_matrix(
             self.test_counts,
             self.hparams.labels,
             directory / "plots" / "tag_confusion_matrix.png",
         )
-        return [predictions, table, matrix]
+        return [predictions, entities, table, matrix]
 
     def report_tags(self) -> dict[str, str]:
         if self.hparams.crf:

@@ -25,6 +25,8 @@ class SentimentDataModule(ReviewFileDataModule):
         val_fraction: float,
         test_fraction: float,
         split_seed: int,
+        folds: int | None,
+        fold: int | None,
         seed: int,
         min_frequency: int,
         lowercase: bool,
