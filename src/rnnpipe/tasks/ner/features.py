@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
+from torch.nn.utils.rnn import pad_sequence
 
-from rnnpipe.data.tokenization import PAD, UNK, pad_batch
+from rnnpipe.data.tokenization import PAD, UNK
 from rnnpipe.tasks.ner.conll import Sentence
 
 CASINGS = (PAD, "lower", "Title", "UPPER", "mixed", "digits", "has_digit", "other")
@@ -96,42 +98,73 @@ def split_sentence(text: str) -> list[str]:
     return [piece for piece, _ in SENTENCE_SPLIT.pre_tokenize_str(text)]
 
 
+@dataclass(frozen=True)
+class TokenIds:
+    """One sentence's inputs as id tensors: ``words (T,)``, ``casing (T,)``, ``chars (T, W)``
+    (right-padded to its own longest word) and ``char_lengths (T,)``."""
+
+    words: torch.Tensor
+    casing: torch.Tensor
+    chars: torch.Tensor
+    char_lengths: torch.Tensor
+
+
+def encode_token_ids(
+    sentences: Sequence[Sequence[str]],
+    words: Tokenizer,
+    chars: Tokenizer,
+    max_word_length: int,
+) -> list[TokenIds]:
+    """Pre-split sentences -> each one's :class:`TokenIds` (words cut to their first
+    ``max_word_length`` characters). Done once per split at set-up: batching then only pads."""
+    if any(len(s) == 0 for s in sentences):
+        raise ValueError("every sequence in a batch needs at least one token")
+    word_ids = words.encode_batch([list(s) for s in sentences], is_pretokenized=True)
+    flat_words = [list(word[:max_word_length]) for s in sentences for word in s]
+    char_ids = iter(chars.encode_batch(flat_words, is_pretokenized=True))
+    char_pad = chars.token_to_id(PAD)
+    encoded = []
+    for sentence, word_encoding in zip(sentences, word_ids, strict=True):
+        per_word = [torch.tensor(next(char_ids).ids, dtype=torch.long) for _ in sentence]
+        encoded.append(
+            TokenIds(
+                words=torch.tensor(word_encoding.ids, dtype=torch.long),
+                casing=torch.tensor([CASINGS.index(casing(w)) for w in sentence]),
+                chars=pad_sequence(per_word, batch_first=True, padding_value=char_pad),
+                char_lengths=torch.tensor([len(ids) for ids in per_word]),
+            )
+        )
+    return encoded
+
+
+def pad_token_ids(
+    sentences: Sequence[TokenIds], pad_id: int, char_pad_id: int
+) -> dict[str, torch.Tensor]:
+    """A batch of :class:`TokenIds` padded: ``words (B, T)`` and ``casing (B, T)`` ids,
+    ``lengths (B,)``, ``chars (B, T, W)`` with ``char_lengths (B, T)`` (0 at padded tokens)."""
+    lengths = torch.tensor([len(s.words) for s in sentences])
+    chars = torch.full(
+        (len(sentences), int(lengths.max()), max(s.chars.shape[1] for s in sentences)),
+        char_pad_id,
+        dtype=torch.long,
+    )
+    for row, sentence in enumerate(sentences):
+        chars[row, : sentence.chars.shape[0], : sentence.chars.shape[1]] = sentence.chars
+    return {
+        "words": pad_sequence([s.words for s in sentences], True, padding_value=pad_id),
+        "casing": pad_sequence([s.casing for s in sentences], True, CASINGS.index(PAD)),
+        "chars": chars,
+        "char_lengths": pad_sequence([s.char_lengths for s in sentences], True, 0),
+        "lengths": lengths,
+    }
+
+
 def encode_sentences(
     sentences: Sequence[Sequence[str]],
     words: Tokenizer,
     chars: Tokenizer,
     max_word_length: int,
 ) -> dict[str, torch.Tensor]:
-    """Pre-split sentences -> the tagger's padded inputs.
-
-    ``words (B, T)`` and ``casing (B, T)`` ids, ``lengths (B,)``, ``chars (B, T, W)`` with
-    ``char_lengths (B, T)`` (0 at padded tokens; words cut to their first ``max_word_length``
-    characters).
-    """
-    word_ids, lengths = pad_batch(
-        [e.ids for e in words.encode_batch([list(s) for s in sentences], is_pretokenized=True)],
-        pad_id=words.token_to_id(PAD),
-    )
-    casing_ids, _ = pad_batch(
-        [[CASINGS.index(casing(w)) for w in s] for s in sentences], pad_id=CASINGS.index(PAD)
-    )
-    # every real word's characters as one (N, W) batch, then scattered to its (B, T) position
-    flat_words = [list(word[:max_word_length]) for s in sentences for word in s]
-    flat_chars, flat_lengths = pad_batch(
-        [e.ids for e in chars.encode_batch(flat_words, is_pretokenized=True)],
-        pad_id=chars.token_to_id(PAD),
-    )
-    real = torch.arange(word_ids.shape[1])[None, :] < lengths[:, None]  # (B, T)
-    char_tensor = torch.full(
-        (*word_ids.shape, flat_chars.shape[1]), chars.token_to_id(PAD), dtype=torch.long
-    )
-    char_tensor[real] = flat_chars
-    char_lengths = torch.zeros(word_ids.shape, dtype=torch.long)
-    char_lengths[real] = flat_lengths
-    return {
-        "words": word_ids,
-        "casing": casing_ids,
-        "chars": char_tensor,
-        "char_lengths": char_lengths,
-        "lengths": lengths,
-    }
+    """Pre-split sentences -> the tagger's padded inputs (:func:`pad_token_ids`)."""
+    encoded = encode_token_ids(sentences, words, chars, max_word_length)
+    return pad_token_ids(encoded, words.token_to_id(PAD), chars.token_to_id(PAD))
