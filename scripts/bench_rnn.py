@@ -54,6 +54,8 @@ CASES = [
     Case("long", 16, 400, 64, 256),
     Case("latency", 1, 20, 100, 128),
     Case("sentiment-lengths", 64, 40, 100, 128, variable_lengths=True),
+    # the NER tagger's character RNN: a batch's ~900 words, a few characters each, both ways
+    Case("ner-characters", 900, 16, 25, 25, bidirectional=True, variable_lengths=True),
 ]
 
 Forward = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]

@@ -280,7 +280,8 @@ def main() -> None:
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {output}")
+    print(f"wrote {output}\n")
+    print(markdown_table(results))
 
 
 def print_result(result: dict[str, Any]) -> None:
@@ -289,6 +290,19 @@ def print_result(result: dict[str, Any]) -> None:
     for name, ours in result["figures"]["rnnpipe"].items():
         theirs = result["figures"]["nn.RNN"][name]
         print(f"  {name:<26} {ours:>12,.2f} {theirs:>12,.2f} {result['ratio'][name]:>6.2f}x")
+
+
+def markdown_table(results: list[dict[str, Any]]) -> str:
+    """The README's table: one row per task and figure, the twin's and rnnpipe's, the ratio."""
+    lines = ["| task | figure | nn.RNN twin | rnnpipe | ratio |", "|---|---|---:|---:|---:|"]
+    for result in results:
+        for name, ours in result["figures"]["rnnpipe"].items():
+            theirs = result["figures"]["nn.RNN"][name]
+            task = f"{result['task']} ({result['data']})"
+            lines.append(
+                f"| {task} | {name} | {theirs:,.2f} | {ours:,.2f} | {result['ratio'][name]:.2f}x |"
+            )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
