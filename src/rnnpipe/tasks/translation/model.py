@@ -52,6 +52,7 @@ def lowercases(tokenizer: Tokenizer) -> bool:
 
 class Translator(TaskModule):
     input_description = "a 'text' column of English sentences"
+    embedding_vocabularies = {"source_embedding": "source", "target_embedding": "target"}
     # the best translation, its log P(y | x) and its length-penalised score; with n_best > 1,
     # the n best of each, best first
     output_columns = (
