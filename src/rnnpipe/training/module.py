@@ -50,6 +50,9 @@ class TaskModule(L.LightningModule):
     # embedding module path -> the fitted tokenizer whose tokens its rows are: model.init_from
     # copies such rows by token (rnnpipe.training.init_from)
     embedding_vocabularies: ClassVar[dict[str, str]] = {}
+    # scoring method -> how an ensemble combines its members' outputs (rnnpipe.training.ensemble);
+    # none: the task has no ensembles
+    ensemble_methods: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,
