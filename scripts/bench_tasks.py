@@ -46,6 +46,7 @@ from omegaconf import OmegaConf
 from rnnpipe.config import CONFIG_DIR, PROJECT_ROOT
 from rnnpipe.tracking.provenance import cpu_model
 from rnnpipe.tracking.pyfunc_model import RnnpipeModel
+from rnnpipe.training.init_from import module_config
 
 sys.path.insert(0, str(Path(__file__).parent))
 from torch_rnn_twin import torch_twin  # noqa: E402
@@ -135,7 +136,7 @@ def build(task: Task, output_dir: str) -> tuple[Any, L.LightningModule, str]:
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
     model = instantiate(
-        cfg.model,
+        module_config(cfg.model),
         **datamodule.model_kwargs(),
         preprocessing=datamodule.state_dict(),
         data_config=OmegaConf.to_container(cfg.data, resolve=True),

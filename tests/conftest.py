@@ -11,13 +11,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import lightning
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from rnnpipe.config import CONFIG_DIR, PROJECT_ROOT
+from rnnpipe.training.init_from import module_config
 
 SAMPLE_DATA = PROJECT_ROOT / "data"
 
@@ -75,7 +78,35 @@ def composed(*overrides: str, config_name: str = "train") -> DictConfig:
 def build_model(experiment: str, *overrides: str, **arguments: Any) -> Any:
     """The task module ``experiment=<experiment>`` trains, its YAML values replaced by
     ``overrides`` (Hydra's) and ``arguments`` (Python values, e.g. the sizes set-up would pass)."""
-    return instantiate(composed(f"experiment={experiment}", *overrides).model, **arguments)
+    model_cfg = composed(f"experiment={experiment}", *overrides).model
+    return instantiate(module_config(model_cfg), **arguments)
+
+
+def built_on_sample(experiment: str, *overrides: str) -> Any:
+    """The task module ``experiment=<experiment>`` trains, built from its DataModule set up on the
+    experiment's sample data, as rnnpipe-train builds it (untrained)."""
+    cfg = composed(f"experiment={experiment}", *overrides)
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    return instantiate(
+        module_config(cfg.model),
+        **datamodule.model_kwargs(),
+        preprocessing=datamodule.state_dict(),
+        data_config=OmegaConf.to_container(cfg.data, resolve=True),
+    )
+
+
+def write_checkpoint(module: Any, path: Path) -> Path:
+    """``module`` saved as Lightning saves it (weights, hyperparameters, the ``rnnpipe`` entry),
+    without a Trainer: checkpoints for tests that need weights, not training."""
+    saved = {
+        "state_dict": module.state_dict(),
+        "hyper_parameters": dict(module.hparams),
+        "pytorch-lightning_version": lightning.__version__,
+    }
+    module.on_save_checkpoint(saved)
+    torch.save(saved, path)
+    return path
 
 
 def build_datamodule(experiment: str, *overrides: str, **arguments: Any) -> Any:

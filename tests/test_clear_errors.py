@@ -66,6 +66,16 @@ def test_training_on_a_directory(cli, tmp_path):
     assert error == f"error: {tmp_path}: expected an existing file, got a directory"
 
 
+def test_training_from_a_missing_init_from(cli, tmp_path):
+    missing = tmp_path / "pretrained.ckpt"
+    error = one_error(cli(train.main, f"model.init_from={missing}"))
+    assert error == (
+        f"error: model.init_from: {missing}: expected a checkpoint file or an MLflow model URI "
+        "(models:/<name>/<version>, runs:/<run id>/model), got neither"
+    )
+    assert mlflow_runs(tmp_path) == []
+
+
 def test_evaluating_on_a_directory(cli, tmp_path, checkpoint):
     error = one_error(cli(evaluate.main, f"model_uri={checkpoint}", f"data_path={tmp_path}"))
     assert error == f"error: {tmp_path}: expected a sentiment data file, got a directory"

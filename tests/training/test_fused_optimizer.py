@@ -10,6 +10,8 @@ from conftest import composed
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from rnnpipe.training.init_from import module_config
+
 
 def test_every_recipe_uses_the_fused_adamw():
     for experiment in ("sentiment", "ner", "translation", "generation", "adding", "digits"):
@@ -23,7 +25,7 @@ def test_fused_adamw_gives_the_loss_curve_of_the_per_tensor_loop():
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
     model = instantiate(
-        cfg.model,
+        module_config(cfg.model),
         **datamodule.model_kwargs(),
         preprocessing=datamodule.state_dict(),
         data_config=OmegaConf.to_container(cfg.data, resolve=True),

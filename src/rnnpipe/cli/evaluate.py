@@ -2,6 +2,7 @@
 
     rnnpipe-evaluate model_uri=models:/rnnpipe-sentiment/1 data_path=my_reviews.tsv
     rnnpipe-evaluate model_uri=outputs/sentiment/runs/<time>/checkpoints/last.ckpt data_path=...
+    rnnpipe-evaluate 'model_uri=[seed1.ckpt,seed2.ckpt]' data_path=...     # an ensemble
 
 The model carries its fitted tokenizers and the config of the data it was trained on, so the
 same reader and tokenization apply to the new file; nothing is refitted.
@@ -27,12 +28,12 @@ from rnnpipe.tasks.registry import spec_of
 from rnnpipe.tasks.spec import TaskSpec
 from rnnpipe.tracking import artifacts, provenance
 from rnnpipe.tracking.heartbeat import fail_stale_runs
-from rnnpipe.tracking.loading import load_task_module
+from rnnpipe.tracking.loading import load_models, model_references
 from rnnpipe.tracking.logger import failure_marks_run, make_logger, record
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    module = load_task_module(str(cfg.model_uri), tracking_uri=cfg.logger.get("tracking_uri"))
+    module = load_models(model_references(cfg.model_uri), cfg.logger.get("tracking_uri"))
     spec = spec_of(module)
     data_path = require_file(cfg.data_path, f"a {spec.name} data file")
     arguments = saved_data_arguments(spec, module.data_config) | {"test_path": str(data_path)}

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from rnnpipe.config import CONFIG_DIR
 from rnnpipe.data.text_file import read_lines
 from rnnpipe.errors import RnnpipeError, reported_in_one_line
-from rnnpipe.tracking.loading import load_task_module
+from rnnpipe.tracking.loading import load_models, model_references
 
 
 def predict(cfg: DictConfig) -> pd.DataFrame:
@@ -33,7 +33,7 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
         raise RnnpipeError("nothing to predict: expected texts=[...] or input_path=<file>")
     if cfg.get("output_path"):
         check_writable(Path(cfg.output_path))
-    module = load_task_module(str(cfg.model_uri), cfg.get("tracking_uri"), "tracking_uri")
+    module = load_models(model_references(cfg.model_uri), cfg.get("tracking_uri"), "tracking_uri")
     try:
         predictions = module.predict_texts(texts)
     except ValueError as error:

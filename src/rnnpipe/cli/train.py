@@ -24,7 +24,10 @@ from rnnpipe.tasks.spec import TaskSpec
 from rnnpipe.tracking import artifacts, description, promotion, provenance, resume
 from rnnpipe.tracking.classifier_agreement import score_generated_reviews
 from rnnpipe.tracking.heartbeat import fail_stale_runs
+from rnnpipe.tracking.loading import load_task_module
 from rnnpipe.tracking.logger import failure_marks_run, make_logger, record
+from rnnpipe.training.init_from import Transfer, init_from, module_config
+from rnnpipe.training.module import TaskModule
 
 
 def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[str, float]:
@@ -54,12 +57,14 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     datamodule.setup("fit")
     datamodule.require_splits("train", "val", *(["test"] if cfg.get("test") else []))
     model = instantiate(
-        cfg.model,
+        module_config(cfg.model),
         **datamodule.model_kwargs(),
         preprocessing=datamodule.state_dict(),
         data_config=OmegaConf.to_container(cfg.data, resolve=True),
     )
     check_class("model", model, spec.module_class, spec)
+    # a resume carries on from its own weights: the transfer was applied when the run began
+    transfer = start_from(cfg, model) if cfg.model.get("init_from") and not saved else None
     model.run_config = OmegaConf.to_container(cfg, resolve=True)
     resumed_run_id = saved.run_id if saved else None
     logger = make_logger(cfg.get("logger"), run_id=resumed_run_id)
@@ -72,6 +77,9 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
         provenance.continue_run(logger, checkpoint)
     elif tracked:
         provenance.start_run(logger, cfg, trainer, datamodule.input_files())
+        if transfer is not None:
+            record(logger, "the init_from report", lambda: logger.experiment.log_dict(
+                logger.run_id, transfer.as_dict(), "config/init_from.json"))  # fmt: skip
     if tracked:
         logger.log_metrics(datamodule.truncation_metrics())
         record(logger, "the stale-run sweep", lambda: fail_stale_runs(logger))
@@ -125,6 +133,20 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     if trainer.is_global_zero:
         print_summary(cfg, metrics, logger if tracked else None, best_checkpoint)
     return metrics
+
+
+def start_from(cfg: DictConfig, model: TaskModule) -> Transfer:
+    """``model.init_from``: copy that model's matching weights into ``model``
+    (:mod:`rnnpipe.training.init_from`) and print which went where."""
+    reference = str(cfg.model.init_from)
+    try:
+        source = load_task_module(reference, tracking_uri(cfg))
+    except RnnpipeError as error:
+        raise RnnpipeError(f"model.init_from: {error}") from None
+    prefixes = OmegaConf.to_container(cfg.model, resolve=True).get("init_from_prefixes") or {}
+    transfer = init_from(model, source, reference, prefixes)
+    print("\n".join(transfer.lines()))
+    return transfer
 
 
 def register_version(

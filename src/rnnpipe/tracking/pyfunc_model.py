@@ -1,6 +1,7 @@
 """The MLflow pyfunc model, logged from code: MLflow stores this file, not a pickled object.
 
-It loads the Lightning checkpoint it was logged with and hands raw inputs to the task module's
+It loads the Lightning checkpoint it was logged with (several: an ensemble of them, by artifact
+name, :mod:`rnnpipe.training.ensemble`) and hands raw inputs to the task module's
 own decoding, so a served model answers plain JSON (``{"dataframe_records": [{"text": ...}]}``),
 with per-request ``params`` (``{"params": {"beam_size": 3}}``) in place of the model's own
 decoding settings for that request.
@@ -18,11 +19,14 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from rnnpipe.errors import RnnpipeError
 from rnnpipe.tasks.registry import load_checkpoint
+from rnnpipe.training.ensemble import ensemble
 
 
 class RnnpipeModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        self.module = load_checkpoint(context.artifacts["checkpoint"])
+        names = sorted(context.artifacts)
+        members = [load_checkpoint(context.artifacts[name]) for name in names]
+        self.module = members[0] if len(members) == 1 else ensemble(members, names)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         try:

@@ -47,6 +47,12 @@ class TaskModule(L.LightningModule):
     input_description: ClassVar[str] = "a 'text' column of raw texts"  # said when it is missing
     predict_batch_size: ClassVar[int] = 64
     unsaved_arguments: ClassVar[tuple[str, ...]] = ()  # data, not hyperparameters (vectors)
+    # embedding module path -> the fitted tokenizer whose tokens its rows are: model.init_from
+    # copies such rows by token (rnnpipe.training.init_from)
+    embedding_vocabularies: ClassVar[dict[str, str]] = {}
+    # scoring method -> how an ensemble combines its members' outputs (rnnpipe.training.ensemble);
+    # none: the task has no ensembles
+    ensemble_methods: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,

@@ -79,6 +79,8 @@ def sentence_entities(line: int, gold: list[str], predicted: list[str]) -> dict[
 class EntityTagger(TaskModule):
     input_columns = ("text", "tokens")
     input_description = "a 'text' column of raw sentences or a 'tokens' column of token lists"
+    embedding_vocabularies = {"embedding": "words", "char_embedding": "chars"}
+    ensemble_methods = {"forward": "mean"}
     output_columns = ("tagged", "entities", "tag_probabilities")
     unsaved_arguments = ("pretrained_embeddings",)
 

@@ -33,6 +33,8 @@ POOLINGS = ("last", "mean", "max")
 
 class SentimentClassifier(TaskModule):
     input_description = "a 'text' column of raw reviews"
+    embedding_vocabularies = {"embedding": "tokenizer"}
+    ensemble_methods = {"forward": "mean"}
     output_columns = ("label", "probability")  # then probability_<label> for every class
     predict_batch_size = 256
 

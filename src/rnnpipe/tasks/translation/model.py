@@ -52,6 +52,9 @@ def lowercases(tokenizer: Tokenizer) -> bool:
 
 class Translator(TaskModule):
     input_description = "a 'text' column of English sentences"
+    embedding_vocabularies = {"source_embedding": "source", "target_embedding": "target"}
+    # an ensemble searches over every member's steps; its teacher-forced loss is the first's
+    ensemble_methods = {"search_state": "state_per_member", "decode_step": "mean_probability"}
     # the best translation, its log P(y | x) and its length-penalised score; with n_best > 1,
     # the n best of each, best first
     output_columns = (
@@ -215,6 +218,10 @@ class Translator(TaskModule):
         loss = F.cross_entropy(logits, target_out[real], label_smoothing=label_smoothing)
         return loss, int(real.sum())
 
+    def search_state(self, source: Tensor, source_lengths: Tensor) -> State:
+        """Where the searches start: :meth:`encode` (an ensemble's holds every member's)."""
+        return self.encode(source, source_lengths)
+
     def decode_step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         """One decoder step for the searches: previous tokens ``(N,)`` -> log P ``(N, V)``."""
         decoder_state, final = self.decoder(
@@ -243,7 +250,7 @@ class Translator(TaskModule):
         max_length = hp.max_decode_length if max_length is None else max_length
         if max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {max_length}")
-        state = self.encode(source, source_lengths)
+        state = self.search_state(source, source_lengths)
         if beam_size == 1 and n_best == 1:
             found = greedy_search(
                 self.decode_step, state, hp.bos_id, hp.eos_id, max_length, length_penalty

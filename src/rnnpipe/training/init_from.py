@@ -1,0 +1,142 @@
+"""``model.init_from``: start a new model from a trained one's weights (transfer).
+
+The main use is a language model (the generation task) pretrained on text, then a classifier,
+tagger or translation encoder started from it. Before training, each source parameter is put
+where its name says:
+
+    name          the source's name, its first matching prefix of ``model.init_from_prefixes``
+                  replaced (``{rnn: encoder}``: ``rnn.weight_hh_l0`` -> ``encoder.weight_hh_l0``;
+                  a prefix mapped to null is not copied); names match at dot boundaries
+    copied        the new model has that name and the same shape
+    by token      both are embeddings over a tokenizer (:attr:`TaskModule.embedding_vocabularies`):
+                  row j of the new embedding (token t) takes the source row of t, where the
+                  source tokenizer knows t; the other rows keep their initialisation
+    skipped       same name, another shape (a recurrent layer's input-to-hidden matrix when its
+                  inputs differ in width), or embeddings of another dimension
+    missing       new parameters the source has none for: they keep their initialisation
+    unused        source parameters with no place in the new model
+
+Only parameters move: buffers (a tagger's scheme constraints, metric states) belong to the new
+model's own data. :class:`Transfer` says which went where.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from rnnpipe.training.module import TaskModule
+
+TRANSFER_KEYS = ("init_from", "init_from_prefixes")  # rnnpipe-train's, not the module's
+
+
+def module_config(model_cfg: DictConfig) -> dict[str, Any]:
+    """The model config as the module's constructor takes it: resolved, without the transfer
+    keys (they tell rnnpipe-train where to start from; they are not hyperparameters)."""
+    config = OmegaConf.to_container(model_cfg, resolve=True)
+    return {key: value for key, value in config.items() if key not in TRANSFER_KEYS}
+
+
+@dataclass
+class Transfer:
+    """What :func:`init_from` did, parameter by parameter (names of the new model)."""
+
+    source: str
+    copied: list[str] = field(default_factory=list)
+    by_token: dict[str, dict[str, int]] = field(default_factory=dict)  # rows copied / rows
+    skipped_for_shape: dict[str, str] = field(default_factory=dict)  # source -> new shape
+    missing: list[str] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)  # source names
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        """The report rnnpipe-train prints."""
+        lines = [
+            f"model.init_from={self.source}: {len(self.copied)} copied, {len(self.by_token)} "
+            f"by token, {len(self.skipped_for_shape)} skipped for shape, {len(self.missing)} "
+            f"missing, {len(self.unused)} unused"
+        ]
+        lines += [f"  copied            {name}" for name in self.copied]
+        for name, rows in self.by_token.items():
+            share = rows["copied"] / rows["rows"]
+            lines.append(
+                f"  copied by token   {name}: {rows['copied']} of {rows['rows']} rows "
+                f"({share:.1%}); the others keep their initialisation"
+            )
+        lines += [f"  skipped (shape)   {n}: {s}" for n, s in self.skipped_for_shape.items()]
+        lines += [f"  missing (initialised as usual) {name}" for name in self.missing]
+        lines += [f"  unused from the source         {name}" for name in self.unused]
+        return lines
+
+
+def mapped_name(name: str, prefixes: Mapping[str, str | None]) -> str | None:
+    """``name`` with its longest matching prefix replaced; None when that prefix maps to null."""
+    for prefix in sorted(prefixes, key=len, reverse=True):
+        if name == prefix or name.startswith(prefix + "."):
+            target = prefixes[prefix]
+            return None if target is None else target + name[len(prefix) :]
+    return name
+
+
+def embedding_tokenizers(module: TaskModule) -> dict[str, str]:
+    """Embedding weight name -> the name of the tokenizer its rows are the tokens of."""
+    vocabularies = module.embedding_vocabularies
+    return {f"{path}.weight": tokenizer for path, tokenizer in vocabularies.items()}
+
+
+@torch.no_grad()
+def copy_by_token(
+    target: torch.Tensor, source: torch.Tensor, target_vocab: dict[str, int], source_vocab: dict
+) -> int:
+    """Row ``target_vocab[t]`` of ``target`` := row ``source_vocab[t]`` of ``source`` for every
+    token t both know; returns how many rows were copied."""
+    shared = [(j, source_vocab[t]) for t, j in target_vocab.items() if t in source_vocab]
+    if shared:
+        rows, source_rows = (torch.tensor(ids) for ids in zip(*shared, strict=True))
+        target[rows] = source[source_rows].to(target.dtype)
+    return len(shared)
+
+
+@torch.no_grad()
+def init_from(
+    model: TaskModule, source: TaskModule, source_name: str, prefixes: Mapping[str, str | None]
+) -> Transfer:
+    """Copy ``source``'s matching parameters into ``model`` in place (module docstring)."""
+    transfer = Transfer(source_name)
+    parameters = dict(model.named_parameters())
+    target_embeddings, source_embeddings = embedding_tokenizers(model), embedding_tokenizers(source)
+    filled = set()
+    for source_key, value in source.named_parameters():
+        name = mapped_name(source_key, prefixes)
+        if name is None or name not in parameters:
+            transfer.unused.append(source_key)
+            continue
+        target = parameters[name]
+        if name in target_embeddings and source_key in source_embeddings:
+            if target.shape[1] != value.shape[1]:
+                transfer.skipped_for_shape[name] = f"{tuple(value.shape)} -> {tuple(target.shape)}"
+                continue
+            copied = copy_by_token(
+                target,
+                value,
+                model.tokenizer(target_embeddings[name]).get_vocab(),
+                source.tokenizer(source_embeddings[source_key]).get_vocab(),
+            )
+            transfer.by_token[name] = {"copied": copied, "rows": target.shape[0]}
+        elif target.shape != value.shape:
+            transfer.skipped_for_shape[name] = f"{tuple(value.shape)} -> {tuple(target.shape)}"
+            continue
+        else:
+            target.copy_(value)
+            transfer.copied.append(name)
+        filled.add(name)
+    transfer.missing = [
+        name for name in parameters if name not in filled and name not in transfer.skipped_for_shape
+    ]
+    return transfer
