@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader, Sampler
 
 from rnnpipe.data.batching import LengthBuckets, ResumableShuffle, make_loader
@@ -167,6 +168,10 @@ class TaskDataModule(L.LightningDataModule):
         if not self.splits.get(split):  # a split the data config does not give
             raise RnnpipeError(self.empty_split_message(split))
         batching: dict[str, Any] = {"batch_size": self.hparams.batch_size}
+        if split != "train" and "eval_batch_size" in self.hparams:
+            # a task that decodes to evaluate does it in larger batches: fewer decoding steps,
+            # each one's fixed cost shared by more sentences
+            batching["batch_size"] = self.hparams.eval_batch_size
         if split == "train":
             batching |= self.train_batching(self.train_sampler)
         return make_loader(
@@ -184,6 +189,14 @@ class TaskDataModule(L.LightningDataModule):
             return {"sampler": sampler}
         distributed = self.trainer is not None and self.trainer.world_size > 1
         return {} if distributed else {"batch_sampler": sampler}
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int):
+        """A batch dict's tensors move; its raw texts and tags (lists, for reports) stay as
+        they are. Lightning's own transfer walks every string of them, which cost a NER epoch
+        on CoNLL-2003 several seconds."""
+        if isinstance(batch, dict):
+            return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def train_dataloader(self) -> DataLoader:
         return self.loader("train")

@@ -112,15 +112,6 @@ class TaskModule(L.LightningModule):
         """``h_n`` of a recurrent layer's final state (the LSTM's is ``(h_n, c_n)``)."""
         return final[0] if isinstance(final, tuple) else final
 
-    # -- batches -------------------------------------------------------------------------------
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int):
-        """A batch dict's tensors move; its raw texts and tags (lists, for reports) stay as
-        they are. Lightning's own transfer walks every string of them, which cost a NER epoch
-        on CoNLL-2003 several seconds."""
-        if isinstance(batch, dict):
-            return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
-
     # -- what a checkpoint carries besides the weights ----------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[CHECKPOINT_KEY] = {
