@@ -22,6 +22,9 @@ def bigram_decoder(tables: list[dict[int, dict[int, float]]]):
             assert math.isclose(sum(row.values()), 1.0), row
             for token, probability in row.items():
                 log_tables[example, previous, token] = math.log(probability)
+    # a token no table continues (</s>, or one never reached) is only ever the last token of a
+    # finished or dead beam: any distribution will do, and the searches normalise the scores
+    log_tables[~log_tables.isfinite().any(dim=-1)] = 0.0
 
     def step(tokens, state):
         return log_tables[state["example"], tokens], state

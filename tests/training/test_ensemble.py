@@ -61,7 +61,7 @@ def test_a_translation_ensemble_steps_each_member_from_its_own_state(tmp_path):
     steps = [m.decode_step(tokens, m.search_state(source, lengths)) for m in members]
     model = ensemble(members, ["a", "b"])
     log_probs, state = model.decode_step(tokens, model.search_state(source, lengths))
-    expected = torch.stack([lp for lp, _ in steps]).exp().mean(0).log()
+    expected = torch.stack([scores.softmax(-1) for scores, _ in steps]).mean(0).log()
     assert torch.allclose(log_probs, expected, atol=1e-6)
     assert torch.equal(state["1/hidden"], steps[1][1]["hidden"])
 

@@ -2,7 +2,11 @@
 
 Both drive a ``step`` function and know nothing else about the model:
 
-    step(tokens (N,), state) -> (log_probs (N, V), next state)
+    step(tokens (N,), state) -> (scores (N, V), next state)
+
+``scores`` are logits: P(next token) = softmax(scores) (log-probabilities are logits too).
+Greedy search never needs the whole normalised distribution, only its best token and that
+token's log-probability, ``best - logsumexp(scores)``; beam search normalises.
 
 ``tokens`` are the previous outputs (``<s>`` first); ``state`` is a dict of tensors whose first
 dimension is the batch row (the decoder's hidden state, the encoder outputs, the source mask,
@@ -69,9 +73,9 @@ def greedy_search(
     length = torch.zeros(batch, dtype=torch.long, device=device)
     sequences = torch.full((batch, max_length), eos_id, dtype=torch.long, device=device)
     for t in range(max_length):
-        log_probs, state = step(tokens, state)
-        best, tokens = log_probs.max(dim=-1)
-        log_probability[going] += best
+        scores, state = step(tokens, state)
+        best, tokens = scores.max(dim=-1)
+        log_probability[going] += best - scores.logsumexp(dim=-1)
         length[going] += 1
         sequences[going, t] = tokens
         still = tokens != eos_id
@@ -127,7 +131,8 @@ def beam_search(
     first_row = torch.arange(batch, device=device)[:, None] * beam_size
 
     for t in range(max_length):
-        log_probs, state = step(tokens, state)
+        scores_t, state = step(tokens, state)
+        log_probs = scores_t.log_softmax(dim=-1)
         vocab = log_probs.shape[-1]
         candidates = (scores[:, :, None] + log_probs.view(batch, beam_size, vocab)).view(batch, -1)
         top_scores, top = candidates.topk(min(2 * beam_size, candidates.shape[1]), dim=1)

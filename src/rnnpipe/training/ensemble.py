@@ -61,7 +61,8 @@ def mean_probability(
 ) -> Callable[[Tensor, State], tuple[Tensor, State]]:
     def combined(tokens: Tensor, state: State) -> tuple[Tensor, State]:
         steps = [method(tokens, member_state(state, i)) for i, method in enumerate(methods)]
-        log_probs = torch.stack([log_p for log_p, _ in steps]).logsumexp(0)
+        members = [scores.log_softmax(dim=-1) for scores, _ in steps]
+        log_probs = torch.stack(members).logsumexp(0)
         return log_probs - math.log(len(methods)), combined_state([s for _, s in steps])
 
     return combined

@@ -223,13 +223,13 @@ class Translator(TaskModule):
         return self.encode(source, source_lengths)
 
     def decode_step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
-        """One decoder step for the searches: previous tokens ``(N,)`` -> log P ``(N, V)``."""
+        """One decoder step for the searches: previous tokens ``(N,)`` -> the next token's
+        logits ``(N, V)``."""
         decoder_state, final = self.decoder(
             self.target_embedding(tokens)[:, None], self.decoder_start(state)
         )
         attentional, _ = self.readout(decoder_state, state)
-        log_probs = self.output(attentional[:, 0]).log_softmax(dim=-1)
-        return log_probs, self.carried(state, final)
+        return self.output(attentional[:, 0]), self.carried(state, final)
 
     @torch.no_grad()
     def translate(
