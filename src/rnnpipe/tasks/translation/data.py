@@ -55,6 +55,7 @@ class TranslationDataModule(TaskDataModule):
         length_policy: str,
         seed: int,
         batch_size: int,
+        eval_batch_size: int,
         num_workers: int,
     ):
         if tokenizer not in TOKENIZER_KINDS:
