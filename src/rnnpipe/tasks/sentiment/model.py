@@ -31,6 +31,43 @@ from rnnpipe.training.plots import save_confusion_matrix
 POOLINGS = ("last", "mean", "max")
 
 
+def classification_metrics(num_classes: int) -> MetricCollection:
+    """The sentiment scorer: accuracy and macro-F1 (``acc``, ``f1``), the one every sentiment
+    run (the RNN's and the baseline's) is scored by."""
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(num_classes, average="micro"),
+            "f1": MulticlassF1Score(num_classes, average="macro"),
+        }
+    )
+
+
+def prediction_records(
+    lines: list[int],
+    texts: list[str],
+    labels: torch.Tensor,
+    probabilities: torch.Tensor,
+    label_names: list[str],
+) -> list[dict[str, Any]]:
+    """One row of ``predictions/test_predictions.tsv`` per review (``rnnpipe-compare``'s items):
+    its line, text, true and predicted label, and the predicted label's probability."""
+    records = []
+    for line, text, true, probs in zip(
+        lines, texts, labels.tolist(), probabilities.tolist(), strict=True
+    ):
+        predicted = max(range(len(probs)), key=probs.__getitem__)
+        records.append(
+            {
+                "line": line,
+                "text": text,
+                "label": label_names[true],
+                "predicted": label_names[predicted],
+                "probability": round(probs[predicted], 6),
+            }
+        )
+    return records
+
+
 class SentimentClassifier(TaskModule):
     input_description = "a 'text' column of raw reviews"
     output_columns = ("label", "probability")  # then probability_<label> for every class
@@ -66,12 +103,7 @@ class SentimentClassifier(TaskModule):
         self.head = nn.Linear(directions * hidden_size, len(labels))
 
         num_classes = len(labels)
-        metrics = MetricCollection(
-            {
-                "acc": MulticlassAccuracy(num_classes, average="micro"),
-                "f1": MulticlassF1Score(num_classes, average="macro"),
-            }
-        )
+        metrics = classification_metrics(num_classes)
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.test_confusion = MulticlassConfusionMatrix(num_classes)
@@ -123,25 +155,9 @@ class SentimentClassifier(TaskModule):
         self.test_metrics.update(logits, batch["labels"])
         self.log_dict(self.test_metrics, batch_size=len(logits))
         self.test_confusion.update(logits, batch["labels"])
-        probabilities = logits.softmax(-1)
-        labels = self.hparams.labels
-        for line, text, true, probs in zip(
-            batch["lines"],
-            batch["texts"],
-            batch["labels"].tolist(),
-            probabilities.tolist(),
-            strict=True,
-        ):
-            predicted = max(range(len(probs)), key=probs.__getitem__)
-            self.test_records.append(
-                {
-                    "line": line,
-                    "text": text,
-                    "label": labels[true],
-                    "predicted": labels[predicted],
-                    "probability": round(probs[predicted], 6),
-                }
-            )
+        self.test_records += prediction_records(
+            batch["lines"], batch["texts"], batch["labels"], logits.softmax(-1), self.hparams.labels
+        )
 
     def on_test_epoch_end(self) -> None:
         # every rank takes part in these; the reports are then written by rank 0 alone
