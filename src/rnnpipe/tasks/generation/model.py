@@ -32,6 +32,7 @@ from torchmetrics import MeanMetric
 
 from rnnpipe.decoding.sampling import Sampling, generate
 from rnnpipe.errors import InputRowError, shown
+from rnnpipe.layers.dropout import EmbeddingDropout, LockedDropout
 from rnnpipe.rnn import LSTM
 from rnnpipe.training.module import TaskModule, save_table
 from rnnpipe.training.tbptt import RnnState, TruncatedBPTT, rnn_over_chunk
@@ -72,11 +73,16 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         sampling: dict[str, Any],
         samples_per_label: int,
         optimizer: dict[str, Any],
+        embedding_dropout: float,
+        locked_dropout: float,
         scheduler: dict[str, Any] | None,
+        warmup: dict[str, Any] | None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
-        super().__init__(optimizer, scheduler, preprocessing, data_config)
+        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
+        self.embedding_dropout = EmbeddingDropout(embedding_dropout)
+        self.locked_dropout = LockedDropout(locked_dropout)
         self.automatic_optimization = False  # truncated BPTT updates once per chunk
         self.sampling = Sampling(**sampling)
         if length_buckets and len(length_bucket_counts or []) != len(labels):
@@ -127,9 +133,11 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         condition = self.condition(labels, buckets)
         if hidden is None:
             hidden = self.first_state(condition[:, 0])
-        x = torch.cat([self.dropout(self.embedding(tokens)), condition], dim=-1)
+        # under truncated BPTT the dropout masks are drawn once per chunk
+        embedded = self.locked_dropout(self.embedding_dropout(self.embedding, tokens))
+        x = torch.cat([self.dropout(embedded), condition], dim=-1)
         output, hidden = rnn_over_chunk(self.rnn, x, hidden, lengths)
-        return self.head(self.dropout(output)), hidden
+        return self.head(self.dropout(self.locked_dropout(output))), hidden
 
     def token_nll(
         self, batch: dict[str, Any], hidden: RnnState | None = None

@@ -31,6 +31,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 
 from rnnpipe.errors import InputRowError, shown
 from rnnpipe.layers.crf import LinearChainCRF, viterbi
+from rnnpipe.layers.dropout import EmbeddingDropout, LockedDropout
 from rnnpipe.tasks.ner.features import encode_sentences, split_sentence
 from rnnpipe.tasks.ner.metrics import EntityScores, count_chunks, micro_scores, scores_by_type
 from rnnpipe.tasks.ner.schemes import allowed_transition, read_chunks, split_tag
@@ -108,14 +109,19 @@ class EntityTagger(TaskModule):
         crf: bool,
         constrained_decoding: bool,
         optimizer: dict[str, Any],
+        embedding_dropout: float,
+        locked_dropout: float,
         scheduler: dict[str, Any] | None,
+        warmup: dict[str, Any] | None,
         pretrained_embeddings: torch.Tensor | None = None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
         if not 0.0 <= word_dropout < 1.0:
             raise ValueError(f"word_dropout must be in [0, 1), got {word_dropout!r}")
-        super().__init__(optimizer, scheduler, preprocessing, data_config)
+        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
+        self.embedding_dropout = EmbeddingDropout(embedding_dropout)
+        self.locked_dropout = LockedDropout(locked_dropout)
         if pretrained_embeddings is not None:
             if tuple(pretrained_embeddings.shape) != (vocab_size, embedding_dim):
                 raise ValueError(
@@ -175,13 +181,14 @@ class EntityTagger(TaskModule):
             # some known words become <unk>, so the <unk> embedding learns what unseen words need
             dropped = torch.rand(words.shape, device=words.device) < self.hparams.word_dropout
             words = words.masked_fill(dropped & (words != self.hparams.pad_id), self.hparams.unk_id)
-        features = [self.embedding(words)]
+        features = [self.embedding_dropout(self.embedding, words)]
         if self.hparams.casing_dim:
             features.append(self.casing_embedding(batch["casing"]))
         if self.hparams.char_hidden_size:
             features.append(self.char_features(batch["chars"], batch["char_lengths"]))
-        outputs, _ = self.rnn(self.dropout(torch.cat(features, -1)), lengths=batch["lengths"])
-        return self.head(self.dropout(outputs))
+        inputs = self.dropout(self.locked_dropout(torch.cat(features, -1)))
+        outputs, _ = self.rnn(inputs, lengths=batch["lengths"])
+        return self.head(self.dropout(self.locked_dropout(outputs)))
 
     def char_features(self, chars: torch.Tensor, char_lengths: torch.Tensor) -> torch.Tensor:
         """``chars (B, T, W)`` -> ``(B, T, 2*Hc)``: each word's forward state after its last

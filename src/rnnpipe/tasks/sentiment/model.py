@@ -25,6 +25,7 @@ from torchmetrics.classification import (
 
 from rnnpipe.data.tokenization import PAD, encode_texts, pad_batch
 from rnnpipe.errors import InputRowError, shown
+from rnnpipe.layers.dropout import EmbeddingDropout, LockedDropout
 from rnnpipe.training.module import TaskModule, length_mask, save_table
 from rnnpipe.training.plots import save_confusion_matrix
 
@@ -89,13 +90,18 @@ class SentimentClassifier(TaskModule):
         pooling: str,
         dropout: float,
         optimizer: dict[str, Any],
+        embedding_dropout: float,
+        locked_dropout: float,
         scheduler: dict[str, Any] | None,
+        warmup: dict[str, Any] | None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-        super().__init__(optimizer, scheduler, preprocessing, data_config)
+        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
+        self.embedding_dropout = EmbeddingDropout(embedding_dropout)
+        self.locked_dropout = LockedDropout(locked_dropout)
         directions = 2 if bidirectional else 1
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
         self.rnn = self.recurrent_layer(embedding_dim, hidden_size, bidirectional=bidirectional)
@@ -113,7 +119,9 @@ class SentimentClassifier(TaskModule):
     # -- the model -----------------------------------------------------------------------------
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``tokens (B, T)``, ``lengths (B,)`` -> class logits ``(B, C)``."""
-        outputs, final = self.rnn(self.embedding(tokens), lengths=lengths)
+        embedded = self.locked_dropout(self.embedding_dropout(self.embedding, tokens))
+        outputs, final = self.rnn(embedded, lengths=lengths)
+        outputs = self.locked_dropout(outputs)
         return self.head(self.dropout(self.pool(outputs, self.hidden_state(final), lengths)))
 
     def pool(self, outputs: torch.Tensor, h_n: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
