@@ -73,7 +73,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     elif tracked:
         provenance.start_run(logger, cfg, trainer, datamodule.input_files())
     if tracked:
-        logger.log_metrics(datamodule.truncation_metrics())
+        logger.log_metrics(datamodule.data_metrics())  # truncation, vectors' coverage
         record(logger, "the stale-run sweep", lambda: fail_stale_runs(logger))
     with failure_marks_run(logger, finished_before=previous_status == "FINISHED"):
         started = time.perf_counter()

@@ -128,6 +128,7 @@ ADDED_LATER = {
     "embedding_dropout": 0.0,  # training-time only: a saved model without them had none
     "locked_dropout": 0.0,
     "warmup": None,
+    "freeze_embeddings": False,  # only with pretrained vectors, which came later too
 }
 
 

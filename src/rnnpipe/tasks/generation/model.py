@@ -33,6 +33,7 @@ from torchmetrics import MeanMetric
 from rnnpipe.decoding.sampling import Sampling, generate
 from rnnpipe.errors import InputRowError, shown
 from rnnpipe.layers.dropout import EmbeddingDropout, LockedDropout
+from rnnpipe.layers.embedding import word_embedding
 from rnnpipe.rnn import LSTM
 from rnnpipe.training.module import TaskModule, save_table
 from rnnpipe.training.tbptt import RnnState, TruncatedBPTT, rnn_over_chunk
@@ -47,6 +48,7 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
     # distribution it was sampled from (rnnpipe.decoding.sampling)
     output_columns = ("label", "length", "review", "log_probability")
     time_keys = ("tokens", "targets", "labels", "buckets")
+    unsaved_arguments = ("pretrained_embeddings",)  # data: the weights hold them once trained
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         length_buckets: list[str] | None,
         length_bucket_counts: list[list[int]] | None,
         embedding_dim: int,
+        freeze_embeddings: bool,
         condition_dim: int,
         hidden_size: int,
         cell: str,
@@ -77,6 +80,7 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         locked_dropout: float,
         scheduler: dict[str, Any] | None,
         warmup: dict[str, Any] | None,
+        pretrained_embeddings: torch.Tensor | None = None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
@@ -93,7 +97,9 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
             nn.Embedding(len(length_buckets), condition_dim) if length_buckets else None
         )
         self.initial_state = nn.Linear(condition_dim, num_layers * hidden_size)
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.embedding = word_embedding(
+            vocab_size, embedding_dim, pad_id, pretrained_embeddings, freeze_embeddings
+        )
         self.rnn = self.recurrent_layer(embedding_dim + condition_dim, hidden_size)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size)

@@ -32,6 +32,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 from rnnpipe.errors import InputRowError, shown
 from rnnpipe.layers.crf import LinearChainCRF, viterbi
 from rnnpipe.layers.dropout import EmbeddingDropout, LockedDropout
+from rnnpipe.layers.embedding import word_embedding
 from rnnpipe.tasks.ner.features import encode_sentences, split_sentence
 from rnnpipe.tasks.ner.metrics import EntityScores, count_chunks, micro_scores, scores_by_type
 from rnnpipe.tasks.ner.schemes import allowed_transition, read_chunks, split_tag
@@ -122,18 +123,9 @@ class EntityTagger(TaskModule):
         super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
         self.embedding_dropout = EmbeddingDropout(embedding_dropout)
         self.locked_dropout = LockedDropout(locked_dropout)
-        if pretrained_embeddings is not None:
-            if tuple(pretrained_embeddings.shape) != (vocab_size, embedding_dim):
-                raise ValueError(
-                    f"pretrained embeddings must be (vocab_size, embedding_dim) = "
-                    f"({vocab_size}, {embedding_dim}), got {tuple(pretrained_embeddings.shape)}; "
-                    "set model.embedding_dim to the vectors' dimension"
-                )
-            self.embedding = nn.Embedding.from_pretrained(
-                pretrained_embeddings.float(), freeze=freeze_embeddings, padding_idx=pad_id
-            )
-        else:
-            self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.embedding = word_embedding(
+            vocab_size, embedding_dim, pad_id, pretrained_embeddings, freeze_embeddings
+        )
         features = embedding_dim + casing_dim + 2 * char_hidden_size
         # the sentence's RNN first: the first of recurrent_layers(), which callbacks watch
         self.rnn = self.recurrent_layer(features, hidden_size, bidirectional=True)

@@ -26,6 +26,7 @@ from torchmetrics.classification import (
 from rnnpipe.data.tokenization import PAD, encode_texts, pad_batch
 from rnnpipe.errors import InputRowError, shown
 from rnnpipe.layers.dropout import EmbeddingDropout, LockedDropout
+from rnnpipe.layers.embedding import word_embedding
 from rnnpipe.training.module import TaskModule, length_mask, save_table
 from rnnpipe.training.plots import save_confusion_matrix
 
@@ -73,6 +74,7 @@ class SentimentClassifier(TaskModule):
     input_description = "a 'text' column of raw reviews"
     output_columns = ("label", "probability")  # then probability_<label> for every class
     predict_batch_size = 256
+    unsaved_arguments = ("pretrained_embeddings",)  # data: the weights hold them once trained
 
     def __init__(
         self,
@@ -80,6 +82,7 @@ class SentimentClassifier(TaskModule):
         labels: list[str],
         pad_id: int,
         embedding_dim: int,
+        freeze_embeddings: bool,
         hidden_size: int,
         cell: str,
         num_layers: int,
@@ -94,6 +97,7 @@ class SentimentClassifier(TaskModule):
         locked_dropout: float,
         scheduler: dict[str, Any] | None,
         warmup: dict[str, Any] | None,
+        pretrained_embeddings: torch.Tensor | None = None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
@@ -103,7 +107,9 @@ class SentimentClassifier(TaskModule):
         self.embedding_dropout = EmbeddingDropout(embedding_dropout)
         self.locked_dropout = LockedDropout(locked_dropout)
         directions = 2 if bidirectional else 1
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.embedding = word_embedding(
+            vocab_size, embedding_dim, pad_id, pretrained_embeddings, freeze_embeddings
+        )
         self.rnn = self.recurrent_layer(embedding_dim, hidden_size, bidirectional=bidirectional)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(directions * hidden_size, len(labels))

@@ -40,6 +40,7 @@ from rnnpipe.decoding.search import Hypothesis, State, beam_search, greedy_searc
 from rnnpipe.errors import InputRowError, shown
 from rnnpipe.layers.attention import build_attention
 from rnnpipe.layers.dropout import EmbeddingDropout, LockedDropout
+from rnnpipe.layers.embedding import word_embedding
 from rnnpipe.tasks.translation.attention_map import save_attention_map
 from rnnpipe.training.module import TaskModule, length_mask, save_table
 
@@ -53,6 +54,7 @@ def lowercases(tokenizer: Tokenizer) -> bool:
 
 class Translator(TaskModule):
     input_description = "a 'text' column of English sentences"
+    unsaved_arguments = ("pretrained_embeddings", "pretrained_target_embeddings")  # data
     # the best translation, its log P(y | x) and its length-penalised score; with n_best > 1,
     # the n best of each, best first
     output_columns = (
@@ -72,6 +74,7 @@ class Translator(TaskModule):
         bos_id: int,
         eos_id: int,
         embedding_dim: int,
+        freeze_embeddings: bool,
         hidden_size: int,
         cell: str,
         num_layers: int,
@@ -93,6 +96,8 @@ class Translator(TaskModule):
         locked_dropout: float,
         scheduler: dict[str, Any] | None,
         warmup: dict[str, Any] | None,
+        pretrained_embeddings: torch.Tensor | None = None,
+        pretrained_target_embeddings: torch.Tensor | None = None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
@@ -110,12 +115,17 @@ class Translator(TaskModule):
         super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
         self.embedding_dropout = EmbeddingDropout(embedding_dropout)
         self.locked_dropout = LockedDropout(locked_dropout)
-        self.source_embedding = nn.Embedding(source_vocab_size, embedding_dim, padding_idx=pad_id)
+        self.source_embedding = word_embedding(
+            source_vocab_size, embedding_dim, pad_id, pretrained_embeddings, freeze_embeddings
+        )
         self.encoder = self.recurrent_layer(embedding_dim, hidden_size, bidirectional=True)
         self.bridge = nn.Linear(2 * hidden_size, hidden_size)  # W_b: encoder summary -> s_0
         if cell == "lstm":  # W_m: the encoder's final memory cells -> the decoder's m_0
             self.cell_bridge = nn.Linear(2 * hidden_size, hidden_size)
-        self.target_embedding = nn.Embedding(target_vocab_size, embedding_dim, padding_idx=pad_id)
+        self.target_embedding = word_embedding(
+            target_vocab_size, embedding_dim, pad_id, pretrained_target_embeddings,
+            freeze_embeddings,
+        )  # fmt: skip
         self.decoder = self.recurrent_layer(embedding_dim, hidden_size)
         self.attention = build_attention(attention, hidden_size, 2 * hidden_size, attention_size)
         context_size = 0 if self.attention is None else 2 * hidden_size
