@@ -55,6 +55,10 @@ cross-validate: $(STAMP) ## 5-fold cross-validation of sentiment on the real rev
 	$(BIN)/rnnpipe-train --multirun experiment=sentiment_full data.folds=5 'data.fold=range(5)' $(ARGS)
 
 TASK ?= sentiment
+FOLDS ?=
+baseline: $(STAMP) ## the baseline of TASK=<experiment> (sentiment*: TF-IDF + LR, ner*: most-frequent tag), same splits and scorer, in MLflow; FOLDS=5: every fold, one group
+	$(BIN)/rnnpipe-baseline $(if $(FOLDS),--multirun data.folds=$(FOLDS) 'data.fold=range($(FOLDS))') experiment=$(TASK) $(ARGS)
+
 tune: $(STAMP) ## Optuna search for TASK=<task> over conf/hparams_search/<task>_optuna.yaml (resumable, pruned)
 	$(BIN)/rnnpipe-tune experiment=$(TASK) hparams_search=$(TASK)_optuna $(ARGS)
 
@@ -115,4 +119,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep cross-validate tune data evaluate predict serve-model promote gc ui server results bench bench-tasks test fuzz lint format clean distclean
+.PHONY: help install baseline train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep cross-validate tune data evaluate predict serve-model promote gc ui server results bench bench-tasks test fuzz lint format clean distclean

@@ -87,6 +87,9 @@ def check_run_records(cfg, metrics, client, run):
     assert tags["rnnpipe.ner.decoding"] == "crf-viterbi"
     assert tags["rnnpipe.data.train.path"] == cfg.data.train_path
     assert "rnnpipe.data.embeddings.sha256" in tags
+    # Germany (as itself) and France (as "france") of the sample's words: their share, logged
+    assert run.data.metrics["data/embeddings_found"] == 2
+    assert 0 < run.data.metrics["data/embeddings_coverage"] < 0.1
 
     artifacts = artifact_paths(client, run.info.run_id)
     assert {

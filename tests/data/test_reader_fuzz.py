@@ -116,7 +116,7 @@ def check(reader: str, example: int, read: Callable[[], object], *paths: Path) -
 
 def finite_vectors(path: Path) -> None:
     """Vectors that parse are finite: a nan or inf would spread through every gradient."""
-    matrix = read_word_vectors(path, VOCABULARY)
+    matrix = read_word_vectors(path, VOCABULARY).matrix
     assert torch.isfinite(matrix).all(), f"non-finite vectors from {path}"
 
 
@@ -171,7 +171,7 @@ def test_the_undamaged_seed_files_parse(tmp_path):
     assert len(read_reviews(paths["reviews"])) == 7
     assert read_tagged_file(paths["conll"], "auto", "BIOES", repair_tags=False)
     assert len(read_parallel(paths["en"], paths["de"])) == 5
-    assert read_word_vectors(paths["vectors"], VOCABULARY).shape == (5, 2)
+    assert read_word_vectors(paths["vectors"], VOCABULARY).matrix.shape == (5, 2)
 
 
 def test_what_the_fuzzing_found(tmp_path):

@@ -1,10 +1,12 @@
 """The README's results table, made from the MLflow store, never typed by hand.
 
-A run becomes a row when it was started with ``results_row=<label>`` (training or evaluation);
-the newest finished run of each label wins. ``make results`` prints the table and rewrites it
-in README.md between the ``results:begin``/``results:end`` markers. A label ``<section>: ...``
-belongs instead to the README's ``results:<section>:begin``/``end`` block, which
-``make results ARGS="--section <section>"`` rewrites (the memory tasks' table is one).
+A run becomes a row when it was started with ``results_row=<label>`` (training, evaluation or
+``rnnpipe-baseline``); the newest finished run of each label wins, a baseline's apart from a
+model's, so a baseline given the label of a model's row is the row beside it. ``make results``
+prints the table and rewrites it in README.md between the ``results:begin``/``results:end``
+markers. A label ``<section>: ...`` belongs instead to the README's
+``results:<section>:begin``/``end`` block, which ``make results ARGS="--section <section>"``
+rewrites (the memory tasks' table is one).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
+from rnnpipe.cli.baseline import BASELINE_TAG
 from rnnpipe.config import PROJECT_ROOT
 from rnnpipe.tasks.registry import task_specs
 
@@ -43,8 +46,15 @@ def in_section(label: str, section: str | None, sections: list[str]) -> bool:
     return not any(label.startswith(f"{name}:") for name in sections)
 
 
+def row_key(run: Run) -> tuple[str, bool]:
+    """What makes a row: its label, and whether it is a baseline's (``rnnpipe-baseline``), so
+    a baseline given a model's label sits beside that model's row instead of replacing it."""
+    return run.data.tags["rnnpipe.results_row"], BASELINE_TAG in run.data.tags
+
+
 def results_runs(client: MlflowClient) -> list[Run]:
-    """The newest FINISHED run of each ``rnnpipe.results_row`` label, in label order."""
+    """The newest FINISHED run of each row (:func:`row_key`), in label order, a baseline after
+    the model of the same label."""
     experiment_ids = [e.experiment_id for e in client.search_experiments()]
     runs = client.search_runs(
         experiment_ids,
@@ -52,12 +62,11 @@ def results_runs(client: MlflowClient) -> list[Run]:
         order_by=["attributes.start_time DESC"],
         max_results=5000,
     )
-    newest: dict[str, Run] = {}
+    newest: dict[tuple[str, bool], Run] = {}
     for run in runs:
-        label = run.data.tags.get("rnnpipe.results_row")
-        if label and label not in newest:
-            newest[label] = run
-    return [newest[label] for label in sorted(newest)]
+        if run.data.tags.get("rnnpipe.results_row") and row_key(run) not in newest:
+            newest[row_key(run)] = run
+    return [newest[key] for key in sorted(newest)]
 
 
 def data_cell(tags: dict[str, str]) -> str:
@@ -93,26 +102,44 @@ def evaluated_on(run: Run) -> str:
 
 def metrics_cell(run: Run) -> str:
     """The task's headline metrics (the rest, losses and per-type scores included, is in
-    MLflow); every test metric for a run of a task not registered here."""
+    MLflow), or their ``val/`` twins for a run with no test split (a baseline scored on the
+    validation file only); every test metric for a run of a task not registered here."""
     metrics = run.data.metrics
     spec = task_specs().get(run.data.tags.get("rnnpipe.task", ""))
     headline = [metric.name for metric in spec.headline_metrics] if spec else []
-    shown = [name for name in headline if name in metrics] or [
-        name for name in sorted(metrics) if name.startswith("test/") and name != "test/loss"
-    ]
+    on_val = [name.replace("test/", "val/", 1) for name in headline]
+    shown = (
+        [name for name in headline if name in metrics]
+        or [name for name in on_val if name in metrics]
+        or [name for name in sorted(metrics) if name.startswith("test/") and name != "test/loss"]
+    )
     return "<br>".join(f"{name} {metrics[name]:.4f}" for name in shown)
 
 
+def label_cell(tags: dict[str, str]) -> str:
+    """The row's label; a baseline's (``rnnpipe-baseline``) says so, with its method."""
+    label = tags["rnnpipe.results_row"]
+    method = tags.get(BASELINE_TAG)
+    return f"{label}<br>baseline: {method}" if method else label
+
+
+def duration(seconds: float) -> str:
+    """Minutes, or seconds under one (a baseline fits in seconds); — when none was logged."""
+    if not seconds:
+        return "—"
+    return f"{seconds:.1f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
 def newest_across(clients: list[MlflowClient]) -> list[tuple[MlflowClient, Run]]:
-    """Each label's newest results run over several stores (runs made on several machines or
+    """Each row's newest results run over several stores (runs made on several machines or
     clones), with the store it is in, in label order."""
-    newest: dict[str, tuple[MlflowClient, Run]] = {}
+    newest: dict[tuple[str, bool], tuple[MlflowClient, Run]] = {}
     for client in clients:
         for run in results_runs(client):
-            label = run.data.tags["rnnpipe.results_row"]
-            if label not in newest or run.info.start_time > newest[label][1].info.start_time:
-                newest[label] = (client, run)
-    return [newest[label] for label in sorted(newest)]
+            key = row_key(run)
+            if key not in newest or run.info.start_time > newest[key][1].info.start_time:
+                newest[key] = (client, run)
+    return [newest[key] for key in sorted(newest)]
 
 
 def portable(command: str, data_root: str | None) -> str:
@@ -146,8 +173,8 @@ def rows(
         experiment = client.get_experiment(run.info.experiment_id).name
         table.append(
             (
-                tags["rnnpipe.results_row"], data_cell(tags), evaluated_on(run), metrics_cell(run),
-                f"{seconds / 60:.1f} min" if seconds else "—", tags.get("rnnpipe.hardware", "—"),
+                label_cell(tags), data_cell(tags), evaluated_on(run), metrics_cell(run),
+                duration(seconds), tags.get("rnnpipe.hardware", "—"),
                 command, f"{experiment} / {run.info.run_name}",
             )
         )  # fmt: skip

@@ -81,7 +81,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
             record(logger, "the init_from report", lambda: logger.experiment.log_dict(
                 logger.run_id, transfer.as_dict(), "config/init_from.json"))  # fmt: skip
     if tracked:
-        logger.log_metrics(datamodule.truncation_metrics())
+        logger.log_metrics(datamodule.data_metrics())  # truncation, vectors' coverage
         record(logger, "the stale-run sweep", lambda: fail_stale_runs(logger))
     with failure_marks_run(logger, finished_before=previous_status == "FINISHED"):
         started = time.perf_counter()

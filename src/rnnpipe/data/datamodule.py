@@ -17,7 +17,9 @@ that reads files, ``test_path``.
 Memory stays bounded on any input: a subclass passes each example's length through
 :meth:`token_limit`, which cuts it to ``max_tokens`` (counted in ``truncated``, logged, and
 recorded as the metric ``data/truncated``) or, with ``length_policy: strict``, refuses it with
-its file and line. Once fitted (or
+its file and line. Pretrained word vectors (a ``data.embeddings_path``-like key) are read for a
+fitted vocabulary by :meth:`word_vectors`, which keeps their coverage for :meth:`data_metrics`
+(``data/<key>_coverage``: the share of the vocabulary's words the file has). Once fitted (or
 restored with ``load_state_dict``), ``setup("test")`` with a ``test_path`` reads only that file:
 how a trained model is scored on a new file. ``input_files()`` names the files read, for
 provenance. ``train_sampler`` is the replayable training order that an exact resume moves on.
@@ -36,6 +38,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from rnnpipe.data.batching import LengthBuckets, ResumableShuffle, make_loader
 from rnnpipe.data.preprocessing import Preprocessing
+from rnnpipe.data.word_vectors import WordVectors, read_word_vectors
 from rnnpipe.errors import DataFormatError, RnnpipeError
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ class TaskDataModule(L.LightningDataModule):
         self.train_sampler: ResumableShuffle | LengthBuckets | None = None
         self.evaluating = False  # set up on a test file alone, with restored preprocessing
         self.truncated: Counter[str] = Counter()  # examples cut to max_tokens, by split
+        self.vectors_read: dict[str, WordVectors] = {}  # by the key of their file, less _path
         policy = self.hparams.get("length_policy", "truncate")
         if policy not in LENGTH_POLICIES:
             raise ValueError(f"length_policy must be one of {LENGTH_POLICIES}, got {policy!r}")
@@ -111,6 +115,36 @@ class TaskDataModule(L.LightningDataModule):
         """``data/truncated`` (every split) and ``data/truncated_<split>``: examples cut."""
         by_split = {f"data/truncated_{split}": float(n) for split, n in self.truncated.items()}
         return {"data/truncated": float(sum(self.truncated.values()))} | by_split
+
+    def data_metrics(self) -> dict[str, float]:
+        """:meth:`truncation_metrics`, and for each file of word vectors read
+        ``data/<key>_coverage`` (share of the vocabulary's words found) and ``data/<key>_found``."""
+        metrics = self.truncation_metrics()
+        for name, vectors in self.vectors_read.items():
+            metrics[f"data/{name}_coverage"] = vectors.coverage
+            metrics[f"data/{name}_found"] = float(vectors.found)
+        return metrics
+
+    # -- pretrained word vectors -----------------------------------------------------------------
+    def word_vectors(self, key: str, tokenizer: str) -> torch.Tensor | None:
+        """The embedding matrix ``(V, D)`` for the fitted ``tokenizer``'s vocabulary from the
+        GloVe-format file ``data.<key>`` (None when the key is null)."""
+        path = self.hparams.get(key)
+        if not path:
+            return None
+        fitted = self.preprocessing.tokenizer(tokenizer)
+        vocabulary = fitted.get_vocab()
+        # each token as the word it stands for: a word-start marker ("▁man") decoded away
+        decoder = fitted.decoder
+        word_of = {token: decoder.decode([token]) for token in vocabulary} if decoder else None
+        vectors = read_word_vectors(path, vocabulary, word_of)
+        self.vectors_read[key.removesuffix("_path")] = vectors
+        return vectors.matrix
+
+    def vector_files(self, *keys: str) -> dict[str, Path]:
+        """The files of word vectors among ``keys`` that are set, by role (``embeddings``)."""
+        return {key.removesuffix("_path"): Path(self.hparams[key]) for key in keys
+                if self.hparams.get(key)}  # fmt: skip
 
     def warn_truncated(self) -> None:
         for split, count in sorted(self.truncated.items()):

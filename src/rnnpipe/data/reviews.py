@@ -141,4 +141,5 @@ class ReviewFileDataModule(TaskDataModule):
 
     def training_files(self) -> dict[str, Path]:
         files = {"reviews": Path(self.hparams.path)}
-        return files | ({"test": Path(self.hparams.test_path)} if self.hparams.test_path else {})
+        files |= {"test": Path(self.hparams.test_path)} if self.hparams.test_path else {}
+        return files | self.vector_files("embeddings_path")

@@ -121,7 +121,15 @@ def unreadable_checkpoint(path: Path, error: Exception) -> str:
 # Hyperparameters added after checkpoints were first saved, with the value that rebuilds the
 # model an older checkpoint was trained as: it predates the choice, so it holds a vanilla RNN
 # with PyTorch's initialisation (and a translator served its one best translation).
-ADDED_LATER = {"cell": "vanilla", "init": "default", "n_best": 1}
+ADDED_LATER = {
+    "cell": "vanilla",
+    "init": "default",
+    "n_best": 1,
+    "embedding_dropout": 0.0,  # training-time only: a saved model without them had none
+    "locked_dropout": 0.0,
+    "warmup": None,
+    "freeze_embeddings": False,  # only with pretrained vectors, which came later too
+}
 
 
 def added_later(spec: TaskSpec, hyperparameters: dict) -> dict:

@@ -8,8 +8,9 @@ A task module owns its loss, metrics and decoding. This base owns what every one
 * the fitted preprocessing (tokenizers, label names) and the data config, stored in every
   checkpoint under ``"rnnpipe"`` beside the weights, so a checkpoint alone can serve raw input
   and be scored again;
-* the optimizer (and optional scheduler) from config as ``_target_`` mappings, kept as plain
-  data in the hyperparameters so checkpoints load with ``torch.load(weights_only=True)``;
+* the optimizer (and optional scheduler, stepped each epoch, and warmup, stepped each optimizer
+  step) from config as ``_target_`` mappings, kept as plain data in the hyperparameters so
+  checkpoints load with ``torch.load(weights_only=True)``;
 * batched prediction with input checks: a DataFrame of raw inputs in, one row of decoded
   predictions (with their scores) per input out, under per-request decoding params whose
   defaults are the model's hyperparameters (:meth:`predict_frame`, the MLflow pyfunc
@@ -60,12 +61,14 @@ class TaskModule(L.LightningModule):
         scheduler: Mapping[str, Any] | None,
         preprocessing: Mapping[str, Any] | None = None,
         data_config: Mapping[str, Any] | None = None,
+        warmup: Mapping[str, Any] | None = None,  # a task without the key trains without one
     ):
         super().__init__()
         ignored = ["preprocessing", "data_config", *self.unsaved_arguments]
         self.save_hyperparameters(ignore=ignored, logger=False)
         self.optimizer_config = dict(optimizer)
         self.scheduler_config = dict(scheduler) if scheduler else None
+        self.warmup_config = dict(warmup) if warmup else None
         self.preprocessing = Preprocessing(preprocessing)
         self.data_config = dict(data_config or {})
         # the resolved config of the run that trains this module (set by rnnpipe-train): saved
@@ -134,14 +137,19 @@ class TaskModule(L.LightningModule):
 
     # -- optimisation --------------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
+        """The optimizer; the ``scheduler``, stepped each epoch (``ReduceLROnPlateau`` on
+        ``val/loss``); the ``warmup``, stepped after each optimizer step. The warmup should be
+        a chainable scheduler (``torch.optim.lr_scheduler.LinearLR``): it multiplies the rate
+        it finds, so it combines with any epoch scheduler, and stays put once warmed up."""
         optimizer = instantiate(self.optimizer_config, params=self.parameters())
-        if self.scheduler_config is None:
-            return optimizer
-        scheduler = instantiate(self.scheduler_config, optimizer=optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss"},
-        }
+        schedulers = []
+        if self.warmup_config is not None:
+            warmup = instantiate(self.warmup_config, optimizer=optimizer)
+            schedulers.append({"scheduler": warmup, "interval": "step"})
+        if self.scheduler_config is not None:
+            scheduler = instantiate(self.scheduler_config, optimizer=optimizer)
+            schedulers.append({"scheduler": scheduler, "monitor": "val/loss"})
+        return ([optimizer], schedulers) if schedulers else optimizer
 
     def log_token_nll(self, stage: str, nll: MeanMetric) -> torch.Tensor:
         """Log the mean negative log-likelihood per token as ``<stage>/loss`` (nats) and its

@@ -156,9 +156,10 @@ class TruncatedBPTT(L.LightningModule):
       batch's first chunk. :func:`rnn_over_chunk` runs a recurrent layer on a chunk of a
       padded batch.
 
-    ``train/loss`` is the chunks' losses averaged by their number of steps. A learning-rate
-    scheduler (not stepped by Lightning under manual optimisation) is stepped once an epoch,
-    after validation: ``ReduceLROnPlateau`` with ``val/loss``.
+    ``train/loss`` is the chunks' losses averaged by their number of steps. Learning-rate
+    schedulers are not stepped by Lightning under manual optimisation: a warmup is stepped
+    here after every update, the scheduler once an epoch, after validation
+    (``ReduceLROnPlateau`` with ``val/loss``).
     """
 
     time_keys: ClassVar[tuple[str, ...]] = ()
@@ -180,6 +181,7 @@ class TruncatedBPTT(L.LightningModule):
                     optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm"
                 )
             optimizer.step()
+            self.step_schedulers("step")
 
         losses = truncated_bptt(
             self.chunk_step, batch, self.hparams.tbptt_steps, self.time_keys, update
@@ -191,10 +193,15 @@ class TruncatedBPTT(L.LightningModule):
         return loss
 
     def on_train_epoch_end(self) -> None:
-        scheduler = self.lr_schedulers()
-        if scheduler is None:
-            return
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(self.trainer.callback_metrics["val/loss"])
-        else:
-            scheduler.step()
+        self.step_schedulers("epoch")
+
+    def step_schedulers(self, interval: str) -> None:
+        """Step the schedulers configured for ``interval`` (``step``: a warmup, after each
+        update; ``epoch``: the scheduler, ``ReduceLROnPlateau`` with ``val/loss``)."""
+        for config in self.trainer.lr_scheduler_configs:
+            if config.interval != interval:
+                continue
+            if isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                config.scheduler.step(self.trainer.callback_metrics["val/loss"])
+            else:
+                config.scheduler.step()

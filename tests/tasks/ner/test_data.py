@@ -169,7 +169,10 @@ def test_vocabularies_and_encoding():
 def test_word_vectors_in_glove_format(tmp_path):
     path = write(tmp_path, "3 2\nthe 0.5 -1\ngermany 1 2\nEU 3 4\n", "vectors.txt")
     vocabulary = {"<pad>": 0, "<unk>": 1, "Germany": 2, "EU": 3, "lamb": 4}
-    matrix = read_word_vectors(path, vocabulary)
+    vectors = read_word_vectors(path, vocabulary)
+    matrix = vectors.matrix
+    assert (vectors.found, vectors.words) == (2, 3)  # Germany, EU of 3 words (specials aside)
+    assert vectors.coverage == 2 / 3
     assert matrix.shape == (5, 2)
     assert matrix[0].tolist() == [0.0, 0.0]
     assert matrix[2].tolist() == [1.0, 2.0]  # found in lowercase

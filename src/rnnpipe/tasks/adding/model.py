@@ -35,10 +35,11 @@ class AddingRegressor(TaskModule):
         dropout: float,
         optimizer: dict[str, Any],
         scheduler: dict[str, Any] | None,
+        warmup: dict[str, Any] | None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
-        super().__init__(optimizer, scheduler, preprocessing, data_config)
+        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
         self.rnn = self.recurrent_layer(2, hidden_size)
         self.head = nn.Linear(hidden_size, 1)
         self.errors = nn.ModuleDict({split: MeanMetric() for split in ("val", "test")})

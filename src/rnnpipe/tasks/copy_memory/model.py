@@ -36,10 +36,11 @@ class CopyMemoryModel(TaskModule):
         dropout: float,
         optimizer: dict[str, Any],
         scheduler: dict[str, Any] | None,
+        warmup: dict[str, Any] | None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
-        super().__init__(optimizer, scheduler, preprocessing, data_config)
+        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
         self.embedding = nn.Embedding(INPUT_CLASSES, embedding_dim)
         self.rnn = self.recurrent_layer(embedding_dim, hidden_size)
         self.head = nn.Linear(hidden_size, OUTPUT_CLASSES)

@@ -148,11 +148,17 @@ class GenerationDataModule(ReviewFileDataModule):
         lowercase: bool,
         max_tokens: int | None,
         length_policy: str,
+        embeddings_path: str | None,
         batch_size: int,
         num_workers: int,
     ):
         if level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+        if embeddings_path and level != "word":
+            raise ValueError(
+                f"data.embeddings_path: expected word-level tokens (data.level=word) for word "
+                f"vectors, got data.level={level}"
+            )
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
         if length_buckets is not None:
@@ -185,13 +191,14 @@ class GenerationDataModule(ReviewFileDataModule):
         return counts
 
     def model_kwargs(self) -> dict[str, Any]:
-        """Vocabulary, special ids, labels, and the length buckets with their train counts."""
+        """Vocabulary, special ids, labels, the length buckets with their train counts;
+        pretrained vectors if any."""
         tokenizer = self.preprocessing.tokenizer("tokenizer")
         ids = {
             f"{name}_id": tokenizer.token_to_id(token)
             for name, token in (("pad", PAD), ("unk", UNK), ("bos", BOS), ("eos", EOS))
         }
-        return {
+        kwargs = {
             "vocab_size": tokenizer.get_vocab_size(),
             "labels": list(LABEL_NAMES),
             "level": self.hparams.level,
@@ -199,6 +206,8 @@ class GenerationDataModule(ReviewFileDataModule):
             "length_bucket_counts": self.preprocessing["length_bucket_counts"],
             **ids,
         }
+        vectors = self.word_vectors("embeddings_path", "tokenizer")
+        return kwargs | ({"pretrained_embeddings": vectors} if vectors is not None else {})
 
     def prepare(self, split: str, reviews: list[Review]) -> list[LanguageModelRow]:
         """One row per review, except for training in the ``stream`` layout."""

@@ -32,6 +32,8 @@ from torchmetrics import MeanMetric
 
 from rnnpipe.decoding.sampling import Sampling, generate
 from rnnpipe.errors import InputRowError, shown
+from rnnpipe.layers.dropout import EmbeddingDropout, LockedDropout
+from rnnpipe.layers.embedding import word_embedding
 from rnnpipe.rnn import LSTM
 from rnnpipe.training.module import TaskModule, save_table
 from rnnpipe.training.tbptt import RnnState, TruncatedBPTT, rnn_over_chunk
@@ -47,6 +49,7 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
     # distribution it was sampled from (rnnpipe.decoding.sampling)
     output_columns = ("label", "length", "review", "log_probability")
     time_keys = ("tokens", "targets", "labels", "buckets")
+    unsaved_arguments = ("pretrained_embeddings",)  # data: the weights hold them once trained
 
     def __init__(
         self,
@@ -60,6 +63,7 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         length_buckets: list[str] | None,
         length_bucket_counts: list[list[int]] | None,
         embedding_dim: int,
+        freeze_embeddings: bool,
         condition_dim: int,
         hidden_size: int,
         cell: str,
@@ -73,11 +77,17 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         sampling: dict[str, Any],
         samples_per_label: int,
         optimizer: dict[str, Any],
+        embedding_dropout: float,
+        locked_dropout: float,
         scheduler: dict[str, Any] | None,
+        warmup: dict[str, Any] | None,
+        pretrained_embeddings: torch.Tensor | None = None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
-        super().__init__(optimizer, scheduler, preprocessing, data_config)
+        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
+        self.embedding_dropout = EmbeddingDropout(embedding_dropout)
+        self.locked_dropout = LockedDropout(locked_dropout)
         self.automatic_optimization = False  # truncated BPTT updates once per chunk
         self.sampling = Sampling(**sampling)
         if length_buckets and len(length_bucket_counts or []) != len(labels):
@@ -88,7 +98,9 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
             nn.Embedding(len(length_buckets), condition_dim) if length_buckets else None
         )
         self.initial_state = nn.Linear(condition_dim, num_layers * hidden_size)
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.embedding = word_embedding(
+            vocab_size, embedding_dim, pad_id, pretrained_embeddings, freeze_embeddings
+        )
         self.rnn = self.recurrent_layer(embedding_dim + condition_dim, hidden_size)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
@@ -128,9 +140,11 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         condition = self.condition(labels, buckets)
         if hidden is None:
             hidden = self.first_state(condition[:, 0])
-        x = torch.cat([self.dropout(self.embedding(tokens)), condition], dim=-1)
+        # under truncated BPTT the dropout masks are drawn once per chunk
+        embedded = self.locked_dropout(self.embedding_dropout(self.embedding, tokens))
+        x = torch.cat([self.dropout(embedded), condition], dim=-1)
         output, hidden = rnn_over_chunk(self.rnn, x, hidden, lengths)
-        return self.head(self.dropout(output)), hidden
+        return self.head(self.dropout(self.locked_dropout(output))), hidden
 
     def token_nll(
         self, batch: dict[str, Any], hidden: RnnState | None = None

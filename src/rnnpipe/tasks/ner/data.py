@@ -12,7 +12,6 @@ from torch.nn.utils.rnn import pad_sequence
 from rnnpipe.data.batching import LengthBuckets
 from rnnpipe.data.datamodule import TaskDataModule
 from rnnpipe.data.tokenization import PAD, UNK
-from rnnpipe.data.word_vectors import read_word_vectors
 from rnnpipe.tasks.ner.conll import Sentence, check_labels, read_tagged_file
 from rnnpipe.tasks.ner.features import (
     CASINGS,
@@ -148,9 +147,7 @@ class NerDataModule(TaskDataModule):
         files = {"train": Path(hp.train_path), "val": Path(hp.val_path)}
         if hp.test_path:
             files["test"] = Path(hp.test_path)
-        if hp.embeddings_path:
-            files["embeddings"] = Path(hp.embeddings_path)
-        return files
+        return files | self.vector_files("embeddings_path")
 
     def model_kwargs(self) -> dict[str, Any]:
         """Vocabulary sizes, padding/unknown ids, labels and scheme; pretrained vectors if any."""
@@ -165,11 +162,8 @@ class NerDataModule(TaskDataModule):
             "unk_id": words.token_to_id(UNK),
             "char_pad_id": chars.token_to_id(PAD),
         }
-        if self.hparams.embeddings_path:
-            kwargs["pretrained_embeddings"] = read_word_vectors(
-                self.hparams.embeddings_path, words.get_vocab()
-            )
-        return kwargs
+        vectors = self.word_vectors("embeddings_path", "words")
+        return kwargs | ({"pretrained_embeddings": vectors} if vectors is not None else {})
 
     def collate(self, sentences: list[EncodedSentence]) -> dict[str, Any]:
         words, chars = self.preprocessing.tokenizer("words"), self.preprocessing.tokenizer("chars")

@@ -31,6 +31,8 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 
 from rnnpipe.errors import InputRowError, shown
 from rnnpipe.layers.crf import LinearChainCRF, viterbi
+from rnnpipe.layers.dropout import EmbeddingDropout, LockedDropout
+from rnnpipe.layers.embedding import word_embedding
 from rnnpipe.tasks.ner.features import encode_sentences, split_sentence
 from rnnpipe.tasks.ner.metrics import EntityScores, count_chunks, micro_scores, scores_by_type
 from rnnpipe.tasks.ner.schemes import allowed_transition, read_chunks, split_tag
@@ -110,26 +112,22 @@ class EntityTagger(TaskModule):
         crf: bool,
         constrained_decoding: bool,
         optimizer: dict[str, Any],
+        embedding_dropout: float,
+        locked_dropout: float,
         scheduler: dict[str, Any] | None,
+        warmup: dict[str, Any] | None,
         pretrained_embeddings: torch.Tensor | None = None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
         if not 0.0 <= word_dropout < 1.0:
             raise ValueError(f"word_dropout must be in [0, 1), got {word_dropout!r}")
-        super().__init__(optimizer, scheduler, preprocessing, data_config)
-        if pretrained_embeddings is not None:
-            if tuple(pretrained_embeddings.shape) != (vocab_size, embedding_dim):
-                raise ValueError(
-                    f"pretrained embeddings must be (vocab_size, embedding_dim) = "
-                    f"({vocab_size}, {embedding_dim}), got {tuple(pretrained_embeddings.shape)}; "
-                    "set model.embedding_dim to the vectors' dimension"
-                )
-            self.embedding = nn.Embedding.from_pretrained(
-                pretrained_embeddings.float(), freeze=freeze_embeddings, padding_idx=pad_id
-            )
-        else:
-            self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
+        self.embedding_dropout = EmbeddingDropout(embedding_dropout)
+        self.locked_dropout = LockedDropout(locked_dropout)
+        self.embedding = word_embedding(
+            vocab_size, embedding_dim, pad_id, pretrained_embeddings, freeze_embeddings
+        )
         features = embedding_dim + casing_dim + 2 * char_hidden_size
         # the sentence's RNN first: the first of recurrent_layers(), which callbacks watch
         self.rnn = self.recurrent_layer(features, hidden_size, bidirectional=True)
@@ -177,13 +175,14 @@ class EntityTagger(TaskModule):
             # some known words become <unk>, so the <unk> embedding learns what unseen words need
             dropped = torch.rand(words.shape, device=words.device) < self.hparams.word_dropout
             words = words.masked_fill(dropped & (words != self.hparams.pad_id), self.hparams.unk_id)
-        features = [self.embedding(words)]
+        features = [self.embedding_dropout(self.embedding, words)]
         if self.hparams.casing_dim:
             features.append(self.casing_embedding(batch["casing"]))
         if self.hparams.char_hidden_size:
             features.append(self.char_features(batch["chars"], batch["char_lengths"]))
-        outputs, _ = self.rnn(self.dropout(torch.cat(features, -1)), lengths=batch["lengths"])
-        return self.head(self.dropout(outputs))
+        inputs = self.dropout(self.locked_dropout(torch.cat(features, -1)))
+        outputs, _ = self.rnn(inputs, lengths=batch["lengths"])
+        return self.head(self.dropout(self.locked_dropout(outputs)))
 
     def char_features(self, chars: torch.Tensor, char_lengths: torch.Tensor) -> torch.Tensor:
         """``chars (B, T, W)`` -> ``(B, T, 2*Hc)``: each word's forward state after its last

@@ -32,6 +32,7 @@ class SentimentDataModule(ReviewFileDataModule):
         lowercase: bool,
         max_tokens: int | None,
         length_policy: str,
+        embeddings_path: str | None,
         batch_size: int,
         num_workers: int,
     ):
@@ -60,13 +61,15 @@ class SentimentDataModule(ReviewFileDataModule):
         return kept
 
     def model_kwargs(self) -> dict[str, Any]:
-        """Vocabulary size, labels and the padding id."""
+        """Vocabulary size, labels and the padding id; pretrained vectors if any."""
         tokenizer = self.preprocessing.tokenizer("tokenizer")
-        return {
+        kwargs = {
             "vocab_size": tokenizer.get_vocab_size(),
             "labels": list(LABEL_NAMES),
             "pad_id": tokenizer.token_to_id(PAD),
         }
+        vectors = self.word_vectors("embeddings_path", "tokenizer")
+        return kwargs | ({"pretrained_embeddings": vectors} if vectors is not None else {})
 
     def collate(self, reviews: list[Review]) -> dict[str, Any]:
         tokenizer = self.preprocessing.tokenizer("tokenizer")

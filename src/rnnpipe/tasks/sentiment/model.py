@@ -25,10 +25,49 @@ from torchmetrics.classification import (
 
 from rnnpipe.data.tokenization import PAD, encode_texts, pad_batch
 from rnnpipe.errors import InputRowError, shown
+from rnnpipe.layers.dropout import EmbeddingDropout, LockedDropout
+from rnnpipe.layers.embedding import word_embedding
 from rnnpipe.training.module import TaskModule, length_mask, save_table
 from rnnpipe.training.plots import save_confusion_matrix
 
 POOLINGS = ("last", "mean", "max")
+
+
+def classification_metrics(num_classes: int) -> MetricCollection:
+    """The sentiment scorer: accuracy and macro-F1 (``acc``, ``f1``), the one every sentiment
+    run (the RNN's and the baseline's) is scored by."""
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(num_classes, average="micro"),
+            "f1": MulticlassF1Score(num_classes, average="macro"),
+        }
+    )
+
+
+def prediction_records(
+    lines: list[int],
+    texts: list[str],
+    labels: torch.Tensor,
+    probabilities: torch.Tensor,
+    label_names: list[str],
+) -> list[dict[str, Any]]:
+    """One row of ``predictions/test_predictions.tsv`` per review (``rnnpipe-compare``'s items):
+    its line, text, true and predicted label, and the predicted label's probability."""
+    records = []
+    for line, text, true, probs in zip(
+        lines, texts, labels.tolist(), probabilities.tolist(), strict=True
+    ):
+        predicted = max(range(len(probs)), key=probs.__getitem__)
+        records.append(
+            {
+                "line": line,
+                "text": text,
+                "label": label_names[true],
+                "predicted": label_names[predicted],
+                "probability": round(probs[predicted], 6),
+            }
+        )
+    return records
 
 
 class SentimentClassifier(TaskModule):
@@ -37,6 +76,7 @@ class SentimentClassifier(TaskModule):
     ensemble_methods = {"forward": "mean"}
     output_columns = ("label", "probability")  # then probability_<label> for every class
     predict_batch_size = 256
+    unsaved_arguments = ("pretrained_embeddings",)  # data: the weights hold them once trained
 
     def __init__(
         self,
@@ -44,6 +84,7 @@ class SentimentClassifier(TaskModule):
         labels: list[str],
         pad_id: int,
         embedding_dim: int,
+        freeze_embeddings: bool,
         hidden_size: int,
         cell: str,
         num_layers: int,
@@ -54,26 +95,29 @@ class SentimentClassifier(TaskModule):
         pooling: str,
         dropout: float,
         optimizer: dict[str, Any],
+        embedding_dropout: float,
+        locked_dropout: float,
         scheduler: dict[str, Any] | None,
+        warmup: dict[str, Any] | None,
+        pretrained_embeddings: torch.Tensor | None = None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-        super().__init__(optimizer, scheduler, preprocessing, data_config)
+        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
+        self.embedding_dropout = EmbeddingDropout(embedding_dropout)
+        self.locked_dropout = LockedDropout(locked_dropout)
         directions = 2 if bidirectional else 1
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.embedding = word_embedding(
+            vocab_size, embedding_dim, pad_id, pretrained_embeddings, freeze_embeddings
+        )
         self.rnn = self.recurrent_layer(embedding_dim, hidden_size, bidirectional=bidirectional)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(directions * hidden_size, len(labels))
 
         num_classes = len(labels)
-        metrics = MetricCollection(
-            {
-                "acc": MulticlassAccuracy(num_classes, average="micro"),
-                "f1": MulticlassF1Score(num_classes, average="macro"),
-            }
-        )
+        metrics = classification_metrics(num_classes)
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.test_confusion = MulticlassConfusionMatrix(num_classes)
@@ -83,7 +127,9 @@ class SentimentClassifier(TaskModule):
     # -- the model -----------------------------------------------------------------------------
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``tokens (B, T)``, ``lengths (B,)`` -> class logits ``(B, C)``."""
-        outputs, final = self.rnn(self.embedding(tokens), lengths=lengths)
+        embedded = self.locked_dropout(self.embedding_dropout(self.embedding, tokens))
+        outputs, final = self.rnn(embedded, lengths=lengths)
+        outputs = self.locked_dropout(outputs)
         return self.head(self.dropout(self.pool(outputs, self.hidden_state(final), lengths)))
 
     def pool(self, outputs: torch.Tensor, h_n: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -125,25 +171,9 @@ class SentimentClassifier(TaskModule):
         self.test_metrics.update(logits, batch["labels"])
         self.log_dict(self.test_metrics, batch_size=len(logits))
         self.test_confusion.update(logits, batch["labels"])
-        probabilities = logits.softmax(-1)
-        labels = self.hparams.labels
-        for line, text, true, probs in zip(
-            batch["lines"],
-            batch["texts"],
-            batch["labels"].tolist(),
-            probabilities.tolist(),
-            strict=True,
-        ):
-            predicted = max(range(len(probs)), key=probs.__getitem__)
-            self.test_records.append(
-                {
-                    "line": line,
-                    "text": text,
-                    "label": labels[true],
-                    "predicted": labels[predicted],
-                    "probability": round(probs[predicted], 6),
-                }
-            )
+        self.test_records += prediction_records(
+            batch["lines"], batch["texts"], batch["labels"], logits.softmax(-1), self.hparams.labels
+        )
 
     def on_test_epoch_end(self) -> None:
         # every rank takes part in these; the reports are then written by rank 0 alone

@@ -53,6 +53,8 @@ class TranslationDataModule(TaskDataModule):
         max_length: int | None,
         max_tokens: int | None,
         length_policy: str,
+        embeddings_path: str | None,
+        target_embeddings_path: str | None,
         seed: int,
         batch_size: int,
         eval_batch_size: int,
@@ -60,6 +62,12 @@ class TranslationDataModule(TaskDataModule):
     ):
         if tokenizer not in TOKENIZER_KINDS:
             raise ValueError(f"tokenizer must be one of {TOKENIZER_KINDS}, got {tokenizer!r}")
+        if (embeddings_path or target_embeddings_path) and tokenizer != "word":
+            key = "embeddings_path" if embeddings_path else "target_embeddings_path"
+            raise ValueError(
+                f"data.{key}: expected word-level tokens (data.tokenizer=word) for word vectors,"
+                f" got data.tokenizer={tokenizer}"
+            )
         if max_length is not None and max_length < 1:
             raise ValueError(
                 f"max_length must be a positive number of tokens or null, got {max_length}"
@@ -140,22 +148,31 @@ class TranslationDataModule(TaskDataModule):
     def training_files(self) -> dict[str, Path]:
         hp = self.hparams
         files = self.files_of("train", hp.train_path) | self.files_of("val", hp.val_path)
-        return files | (self.files_of("test", hp.test_path) if hp.test_path else {})
+        files |= self.files_of("test", hp.test_path) if hp.test_path else {}
+        return files | self.vector_files("embeddings_path", "target_embeddings_path")
 
     def test_files(self, path: str) -> dict[str, Path]:
         return self.files_of("test", path)
 
     def model_kwargs(self) -> dict[str, Any]:
-        """Vocabulary sizes and the special ids (the same in both languages)."""
+        """Vocabulary sizes and the special ids (the same in both languages); pretrained
+        vectors of either side if any."""
         source = self.preprocessing.tokenizer("source")
         target = self.preprocessing.tokenizer("target")
-        return {
+        kwargs = {
             "source_vocab_size": source.get_vocab_size(),
             "target_vocab_size": target.get_vocab_size(),
             "pad_id": target.token_to_id(PAD),
             "bos_id": target.token_to_id(BOS),
             "eos_id": target.token_to_id(EOS),
         }
+        for key, tokenizer, argument in (
+            ("embeddings_path", "source", "pretrained_embeddings"),
+            ("target_embeddings_path", "target", "pretrained_target_embeddings"),
+        ):
+            vectors = self.word_vectors(key, tokenizer)
+            kwargs |= {argument: vectors} if vectors is not None else {}
+        return kwargs
 
     def collate(self, examples: list[EncodedPair]) -> dict[str, Any]:
         target = self.preprocessing.tokenizer("target")

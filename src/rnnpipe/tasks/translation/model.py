@@ -39,6 +39,8 @@ from rnnpipe.data.tokenization import encode_texts, pad_batch
 from rnnpipe.decoding.search import Hypothesis, State, beam_search, greedy_search
 from rnnpipe.errors import InputRowError, shown
 from rnnpipe.layers.attention import build_attention
+from rnnpipe.layers.dropout import EmbeddingDropout, LockedDropout
+from rnnpipe.layers.embedding import word_embedding
 from rnnpipe.tasks.translation.attention_map import save_attention_map
 from rnnpipe.training.module import TaskModule, length_mask, save_table
 
@@ -55,6 +57,7 @@ class Translator(TaskModule):
     embedding_vocabularies = {"source_embedding": "source", "target_embedding": "target"}
     # an ensemble searches over every member's steps; its teacher-forced loss is the first's
     ensemble_methods = {"search_state": "state_per_member", "decode_step": "mean_probability"}
+    unsaved_arguments = ("pretrained_embeddings", "pretrained_target_embeddings")  # data
     # the best translation, its log P(y | x) and its length-penalised score; with n_best > 1,
     # the n best of each, best first
     output_columns = (
@@ -74,6 +77,7 @@ class Translator(TaskModule):
         bos_id: int,
         eos_id: int,
         embedding_dim: int,
+        freeze_embeddings: bool,
         hidden_size: int,
         cell: str,
         num_layers: int,
@@ -91,7 +95,12 @@ class Translator(TaskModule):
         length_penalty: float,
         max_decode_length: int,
         optimizer: dict[str, Any],
+        embedding_dropout: float,
+        locked_dropout: float,
         scheduler: dict[str, Any] | None,
+        warmup: dict[str, Any] | None,
+        pretrained_embeddings: torch.Tensor | None = None,
+        pretrained_target_embeddings: torch.Tensor | None = None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
@@ -106,13 +115,20 @@ class Translator(TaskModule):
             )
         if not 1 <= n_best <= beam_size:
             raise ValueError(f"n_best must be in [1, beam_size={beam_size}], got {n_best}")
-        super().__init__(optimizer, scheduler, preprocessing, data_config)
-        self.source_embedding = nn.Embedding(source_vocab_size, embedding_dim, padding_idx=pad_id)
+        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
+        self.embedding_dropout = EmbeddingDropout(embedding_dropout)
+        self.locked_dropout = LockedDropout(locked_dropout)
+        self.source_embedding = word_embedding(
+            source_vocab_size, embedding_dim, pad_id, pretrained_embeddings, freeze_embeddings
+        )
         self.encoder = self.recurrent_layer(embedding_dim, hidden_size, bidirectional=True)
         self.bridge = nn.Linear(2 * hidden_size, hidden_size)  # W_b: encoder summary -> s_0
         if cell == "lstm":  # W_m: the encoder's final memory cells -> the decoder's m_0
             self.cell_bridge = nn.Linear(2 * hidden_size, hidden_size)
-        self.target_embedding = nn.Embedding(target_vocab_size, embedding_dim, padding_idx=pad_id)
+        self.target_embedding = word_embedding(
+            target_vocab_size, embedding_dim, pad_id, pretrained_target_embeddings,
+            freeze_embeddings,
+        )  # fmt: skip
         self.decoder = self.recurrent_layer(embedding_dim, hidden_size)
         self.attention = build_attention(attention, hidden_size, 2 * hidden_size, attention_size)
         context_size = 0 if self.attention is None else 2 * hidden_size
@@ -131,9 +147,11 @@ class Translator(TaskModule):
     def encode(self, source: Tensor, source_lengths: Tensor) -> State:
         """The decoder's starting state, batch first: ``hidden (B, L, H)`` (an LSTM's ``cell``
         too) and, with attention, ``memory (B, S, 2H)``, its ``keys`` and ``source_mask (B, S)``."""
+        embedded = self.embedding_dropout(self.source_embedding, source)
         memory, final = self.encoder(
-            self.dropout(self.source_embedding(source)), lengths=source_lengths
+            self.dropout(self.locked_dropout(embedded)), lengths=source_lengths
         )
+        memory = self.locked_dropout(memory)
         state = {"hidden": torch.tanh(self.bridge(self.summary(self.hidden_state(final))))}
         if isinstance(final, tuple):
             state["cell"] = self.cell_bridge(self.summary(final[1]))
@@ -179,12 +197,13 @@ class Translator(TaskModule):
     ) -> tuple[Tensor, Tensor | None]:
         """Teacher forcing: ``o_t`` for every target step ``(B, T, O)`` and the attention."""
         state = self.encode(source, source_lengths)
+        embedded = self.embedding_dropout(self.target_embedding, target_in)
         decoder_states, _ = self.decoder(
-            self.dropout(self.target_embedding(target_in)),
+            self.dropout(self.locked_dropout(embedded)),
             self.decoder_start(state),
             lengths=target_lengths,
         )
-        return self.readout(decoder_states, state)
+        return self.readout(self.locked_dropout(decoder_states), state)
 
     def forward_sampled(
         self, source: Tensor, source_lengths: Tensor, target_in: Tensor, ratio: float
@@ -195,9 +214,16 @@ class Translator(TaskModule):
         hidden = self.decoder_start(state)
         tokens = target_in[:, 0]
         outputs = []
+        # one draw of each dropout mask for the whole target sequence, used at every step
+        like, batch = self.target_embedding.weight, len(tokens)
+        scale = self.embedding_dropout.draw(self.target_embedding)
+        input_mask = self.locked_dropout.draw(batch, self.hparams.embedding_dim, like)
+        output_mask = self.locked_dropout.draw(batch, self.hparams.hidden_size, like)
         for t in range(target_in.shape[1]):
-            embedded = self.dropout(self.target_embedding(tokens))[:, None]
+            embedded = self.embedding_dropout(self.target_embedding, tokens, scale)[:, None]
+            embedded = self.dropout(self.locked_dropout(embedded, input_mask))
             decoder_state, hidden = self.decoder(embedded, hidden)
+            decoder_state = self.locked_dropout(decoder_state, output_mask)
             attentional, _ = self.readout(decoder_state, state)
             outputs.append(attentional)
             if t + 1 < target_in.shape[1]:
