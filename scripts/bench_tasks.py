@@ -41,12 +41,11 @@ import pandas as pd
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from rnnpipe.config import CONFIG_DIR, PROJECT_ROOT
 from rnnpipe.tracking.provenance import cpu_model
 from rnnpipe.tracking.pyfunc_model import RnnpipeModel
-from rnnpipe.training.init_from import module_config
+from rnnpipe.training.init_from import build_module
 
 sys.path.insert(0, str(Path(__file__).parent))
 from torch_rnn_twin import torch_twin  # noqa: E402
@@ -135,12 +134,7 @@ def build(task: Task, output_dir: str) -> tuple[Any, L.LightningModule, str]:
     L.seed_everything(0, verbose=False)
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
-    model = instantiate(
-        module_config(cfg.model),
-        **datamodule.model_kwargs(),
-        preprocessing=datamodule.state_dict(),
-        data_config=OmegaConf.to_container(cfg.data, resolve=True),
-    )
+    model = build_module(cfg, datamodule)
     return datamodule, model, "real" if real else "sample"
 
 

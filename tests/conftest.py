@@ -17,10 +17,10 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from rnnpipe.config import CONFIG_DIR, PROJECT_ROOT
-from rnnpipe.training.init_from import module_config
+from rnnpipe.training.init_from import build_module, module_config
 
 SAMPLE_DATA = PROJECT_ROOT / "data"
 
@@ -88,12 +88,7 @@ def built_on_sample(experiment: str, *overrides: str) -> Any:
     cfg = composed(f"experiment={experiment}", *overrides)
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
-    return instantiate(
-        module_config(cfg.model),
-        **datamodule.model_kwargs(),
-        preprocessing=datamodule.state_dict(),
-        data_config=OmegaConf.to_container(cfg.data, resolve=True),
-    )
+    return build_module(cfg, datamodule)
 
 
 def write_checkpoint(module: Any, path: Path) -> Path:

@@ -10,7 +10,7 @@ from conftest import composed
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from rnnpipe.training.init_from import module_config
+from rnnpipe.training.init_from import build_module
 
 
 def test_every_recipe_uses_the_fused_adamw():
@@ -24,12 +24,7 @@ def test_fused_adamw_gives_the_loss_curve_of_the_per_tensor_loop():
     L.seed_everything(0, verbose=False)
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
-    model = instantiate(
-        module_config(cfg.model),
-        **datamodule.model_kwargs(),
-        preprocessing=datamodule.state_dict(),
-        data_config=OmegaConf.to_container(cfg.data, resolve=True),
-    )
+    model = build_module(cfg, datamodule)
     model.hparams.word_dropout = 0.0
     batches = list(datamodule.train_dataloader())[:4] * 3
     curves, weights = {}, {}

@@ -26,7 +26,7 @@ from rnnpipe.tracking.classifier_agreement import score_generated_reviews
 from rnnpipe.tracking.heartbeat import fail_stale_runs
 from rnnpipe.tracking.loading import load_task_module
 from rnnpipe.tracking.logger import failure_marks_run, make_logger, record
-from rnnpipe.training.init_from import Transfer, init_from, module_config
+from rnnpipe.training.init_from import Transfer, build_module, init_from
 from rnnpipe.training.module import TaskModule
 
 
@@ -56,12 +56,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     check_class("data", datamodule, spec.datamodule_class, spec)
     datamodule.setup("fit")
     datamodule.require_splits("train", "val", *(["test"] if cfg.get("test") else []))
-    model = instantiate(
-        module_config(cfg.model),
-        **datamodule.model_kwargs(),
-        preprocessing=datamodule.state_dict(),
-        data_config=OmegaConf.to_container(cfg.data, resolve=True),
-    )
+    model = build_module(cfg, datamodule)
     check_class("model", model, spec.module_class, spec)
     # a resume carries on from its own weights: the transfer was applied when the run began
     transfer = start_from(cfg, model) if cfg.model.get("init_from") and not saved else None

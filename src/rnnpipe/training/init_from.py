@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rnnpipe.training.module import TaskModule
@@ -39,6 +40,17 @@ def module_config(model_cfg: DictConfig) -> dict[str, Any]:
     keys (they tell rnnpipe-train where to start from; they are not hyperparameters)."""
     config = OmegaConf.to_container(model_cfg, resolve=True)
     return {key: value for key, value in config.items() if key not in TRANSFER_KEYS}
+
+
+def build_module(cfg: DictConfig, datamodule: Any) -> TaskModule:
+    """The task module of ``cfg.model``, untrained, on what the set-up ``datamodule`` fitted:
+    its sizes and labels, its preprocessing, and the data config it was built with."""
+    return instantiate(
+        module_config(cfg.model),
+        **datamodule.model_kwargs(),
+        preprocessing=datamodule.state_dict(),
+        data_config=OmegaConf.to_container(cfg.data, resolve=True),
+    )
 
 
 @dataclass
