@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 from mlflow import MlflowClient
+from scipy.stats import t as student_t
 
 from rnnpipe.cli import results
 from rnnpipe.cli.train import train
+from rnnpipe.tracking.seed_groups import make_group
 
 pytestmark = pytest.mark.slow
 
@@ -97,3 +100,32 @@ def test_commands_in_the_table_carry_no_path_of_this_machine(tmp_path):
     assert results.portable(command, None) == (
         f"rnnpipe-train data.path=data/reviews_sample.tsv data.train_path={real}"
     )
+
+
+def test_a_group_of_seeds_is_one_row_of_mean_std_and_interval(tmp_path):
+    """Runs of one results row grouped by seed: the group's parent is the row, with the
+    mean ± std of the headline metrics, n and the 95 % interval, and the mean time a run."""
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.create_experiment("sentiment")
+    accuracies, seconds = [0.70, 0.75, 0.80], [60.0, 120.0, 180.0]
+    runs = []
+    for seed, (accuracy, fit) in enumerate(zip(accuracies, seconds, strict=True), start=1):
+        tags = {"rnnpipe.results_row": "grouped", "rnnpipe.task": "sentiment",
+                "rnnpipe.command": f"rnnpipe-train seed={seed}"}  # fmt: skip
+        run = client.create_run(experiment, tags=tags)
+        for name, value in (("test/acc", accuracy), ("test/f1", accuracy - 0.1)):
+            client.log_metric(run.info.run_id, name, value)
+        client.log_metric(run.info.run_id, "time/fit_seconds", fit)
+        client.set_terminated(run.info.run_id, "FINISHED")
+        runs.append(client.get_run(run.info.run_id))
+    make_group(client, runs, "model.cell=vanilla", metric=None)
+
+    [row] = results.rows([client])
+    label, _, _, metrics, time, _, command, _ = row
+    assert label == "grouped<br>group of 3 runs"
+    t = student_t.ppf(0.975, 2) * 0.05 / math.sqrt(3)
+    assert metrics.split("<br>")[0] == (
+        f"test/acc 0.7500 ± 0.0500 (n = 3, 95 % CI [{0.75 - t:.4f}, {0.75 + t:.4f}])"
+    )
+    assert time == "2.0 min a run"
+    assert command == "`rnnpipe-train seed=1`<br>(its first of 3 runs)"

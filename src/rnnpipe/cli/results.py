@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import statistics
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -21,6 +22,7 @@ from mlflow.entities import Run
 from rnnpipe.cli.baseline import BASELINE_TAG
 from rnnpipe.config import PROJECT_ROOT
 from rnnpipe.tasks.registry import task_specs
+from rnnpipe.tracking.seed_groups import SIZE_TAG, group_members, is_group
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 COLUMNS = ("Result", "Data", "Evaluated on", "Metrics", "Training time", "Hardware", "Command",
@@ -83,7 +85,8 @@ def data_cell(tags: dict[str, str]) -> str:
     return "<br>".join(cells) or "—"
 
 
-def evaluated_on(run: Run) -> str:
+def evaluated_on(run: Run, group_size: int | None = None) -> str:
+    """What the run was tested on; ``group_size``: the number of runs of the group it leads."""
     tags, params = run.data.tags, run.data.params
     if "rnnpipe.evaluated_data" in tags:
         name = Path(tags["rnnpipe.evaluated_data"]).name
@@ -91,6 +94,12 @@ def evaluated_on(run: Run) -> str:
     test_path = params.get("data.test_path", "None")
     if test_path not in ("None", ""):
         return f"`{Path(test_path).name}`"
+    folds = params.get("data.folds", "None")
+    if folds not in ("None", ""):
+        seed = params.get("data.split_seed")
+        if folds == str(group_size):  # a group of every fold
+            return f"all {folds} folds (stratified, seed {seed}): each review tested once"
+        return f"fold {params['data.fold']} of {folds} (stratified, seed {seed})"
     fraction = params.get("data.test_fraction")
     if fraction:
         seed = params.get("data.split_seed", params.get("data.seed"))  # older runs split by seed
@@ -103,8 +112,11 @@ def evaluated_on(run: Run) -> str:
 def metrics_cell(run: Run) -> str:
     """The task's headline metrics (the rest, losses and per-type scores included, is in
     MLflow), or their ``val/`` twins for a run with no test split (a baseline scored on the
-    validation file only); every test metric for a run of a task not registered here."""
+    validation file only); every test metric for a run of a task not registered here. A
+    group's: mean ± std over its runs, n and the 95 % interval of the mean."""
     metrics = run.data.metrics
+    if is_group(run):  # its metrics are <name>/mean, <name>/std, ...
+        metrics = {k.removesuffix("/mean"): v for k, v in metrics.items() if k.endswith("/mean")}
     spec = task_specs().get(run.data.tags.get("rnnpipe.task", ""))
     headline = [metric.name for metric in spec.headline_metrics] if spec else []
     on_val = [name.replace("test/", "val/", 1) for name in headline]
@@ -113,14 +125,24 @@ def metrics_cell(run: Run) -> str:
         or [name for name in on_val if name in metrics]
         or [name for name in sorted(metrics) if name.startswith("test/") and name != "test/loss"]
     )
-    return "<br>".join(f"{name} {metrics[name]:.4f}" for name in shown)
+    if not is_group(run):
+        return "<br>".join(f"{name} {metrics[name]:.4f}" for name in shown)
+    statistics = run.data.metrics
+    return "<br>".join(
+        f"{name} {metrics[name]:.4f} ± {statistics[f'{name}/std']:.4f} "
+        f"(n = {statistics[f'{name}/n']:.0f}, 95 % CI [{statistics[f'{name}/ci95_low']:.4f}, "
+        f"{statistics[f'{name}/ci95_high']:.4f}])"
+        for name in shown
+    )
 
 
 def label_cell(tags: dict[str, str]) -> str:
-    """The row's label; a baseline's (``rnnpipe-baseline``) says so, with its method."""
+    """The row's label; a baseline's (``rnnpipe-baseline``) says so, with its method; a
+    group's, how many runs it holds."""
     label = tags["rnnpipe.results_row"]
     method = tags.get(BASELINE_TAG)
-    return f"{label}<br>baseline: {method}" if method else label
+    label = f"{label}<br>baseline: {method}" if method else label
+    return f"{label}<br>group of {tags[SIZE_TAG]} runs" if SIZE_TAG in tags else label
 
 
 def duration(seconds: float) -> str:
@@ -160,22 +182,33 @@ def rows(
     """One row per results run: label, data, test set, metrics, time, hardware, command, run."""
     table = []
     for client, run in newest_across(clients):
-        tags = run.data.tags
-        if not in_section(tags["rnnpipe.results_row"], section, sections or []):
+        if not in_section(run.data.tags["rnnpipe.results_row"], section, sections or []):
             continue
+        # a group's row shows its first run's data, command and hardware, and the mean time
+        members = [run]
+        if is_group(run):
+            members = sorted(group_members(client, run), key=lambda r: r.info.start_time)
+        first = members[0]
+        tags = first.data.tags
         # a resumed run logs each leg's fit time: the run trained for their sum
-        legs = client.get_metric_history(run.info.run_id, "time/fit_seconds")
-        seconds = sum(leg.value for leg in legs)
+        seconds = statistics.fmean(
+            sum(leg.value for leg in client.get_metric_history(r.info.run_id, "time/fit_seconds"))
+            for r in members
+        )
         commands = [tags.get("rnnpipe.command", "")]
         commands += tags.get("rnnpipe.resume_commands", "").splitlines()
         commands = [portable(command, data_root) for command in commands]
         command = "<br>".join(f"`{c}`".replace("|", "\\|") for c in commands if c)
+        if is_group(run):
+            command += f"<br>(its first of {len(members)} runs)"
         experiment = client.get_experiment(run.info.experiment_id).name
+        time = duration(seconds) + (" a run" if seconds and is_group(run) else "")
         table.append(
             (
-                label_cell(tags), data_cell(tags), evaluated_on(run), metrics_cell(run),
-                duration(seconds), tags.get("rnnpipe.hardware", "—"),
-                command, f"{experiment} / {run.info.run_name}",
+                label_cell(run.data.tags), data_cell(tags),
+                evaluated_on(first, len(members) if is_group(run) else None),
+                metrics_cell(run), time,
+                tags.get("rnnpipe.hardware", "—"), command, f"{experiment} / {run.info.run_name}",
             )
         )  # fmt: skip
     return table

@@ -37,6 +37,7 @@ GROUP_TAG = "rnnpipe.group"  # the job's overrides without these (set by provena
 VARIED_WITHIN_A_GROUP = ("seed", "data.fold")
 SIZE_TAG = "rnnpipe.group_size"  # only on a group's parent run
 AGGREGATED_PREFIXES = ("val/", "test/")
+SHARED_TAGS = ("rnnpipe.results_row", "rnnpipe.baseline")  # the parent takes them from its runs
 
 
 def aggregate(values: list[float]) -> dict[str, float]:
@@ -98,6 +99,10 @@ def make_group(client: MlflowClient, runs: list[Run], group: str, metric: str | 
         "rnnpipe.task": first.data.tags.get("rnnpipe.task", ""),
         "mlflow.note.content": f"{len(runs)} seeds of `{group or 'the same config'}`",
     }
+    for shared in SHARED_TAGS:  # a results row made of seeds is the group's row
+        values = {run.data.tags.get(shared) for run in runs}
+        if len(values) == 1 and None not in values:
+            tags[shared] = values.pop()
     parent = client.create_run(
         first.info.experiment_id, run_name=f"seeds: {group or 'defaults'}", tags=tags
     )
