@@ -26,6 +26,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.data.sources import LocalArtifactDatasetSource
 from mlflow.entities import DatasetInput, InputTag, Param, RunTag
+from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 
 from rnnpipe.config import PROJECT_ROOT, override_keys
@@ -147,7 +148,15 @@ def log_data_inputs(logger: MLFlowLogger, files: Mapping[str, Path]) -> None:
         )
     client.log_batch(run_id, tags=tags)
     if inputs:
-        client.log_inputs(run_id, datasets=inputs)
+        try:
+            client.log_inputs(run_id, datasets=inputs)
+        except MlflowException as error:
+            # Two jobs of a parallel multirun that read the same files insert the same dataset
+            # at the same moment, and a SQLite store refuses the second (a UNIQUE constraint):
+            # retried, the dataset is found and only linked to this run.
+            if "UNIQUE constraint failed" not in str(error):
+                raise
+            client.log_inputs(run_id, datasets=inputs)
 
 
 def cpu_model() -> str:
