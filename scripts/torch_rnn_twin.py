@@ -43,7 +43,8 @@ class TorchRecurrent(nn.Module):
         self.inner.to(layer.weight_ih_l0)
         for name in ("input_size", "hidden_size", "num_layers", "num_directions", "state_size"):
             setattr(self, name, getattr(layer, name))
-        self.zero_state = layer.zero_state  # needs only the sizes, copied above
+
+    zero_state = RecurrentLayer.zero_state  # needs only the sizes, copied above
 
     def forward(
         self, x: Tensor, h0: Tensor | tuple[Tensor, Tensor] | None = None, lengths=None
