@@ -6,7 +6,8 @@ Both drive a ``step`` function and know nothing else about the model:
 
 ``scores`` are logits: P(next token) = softmax(scores) (log-probabilities are logits too).
 Greedy search never needs the whole normalised distribution, only its best token and that
-token's log-probability, ``best - logsumexp(scores)``; beam search normalises.
+token's log-probability, ``best - logsumexp(scores)``; beam search normalises. The searches own
+the scores a step returns and may overwrite them: a step returns a fresh tensor.
 
 ``tokens`` are the previous outputs (``<s>`` first); ``state`` is a dict of tensors whose first
 dimension is the batch row (the decoder's hidden state, the encoder outputs, the source mask,
@@ -75,7 +76,9 @@ def greedy_search(
     for t in range(max_length):
         scores, state = step(tokens, state)
         best, tokens = scores.max(dim=-1)
-        log_probability[going] += best - scores.logsumexp(dim=-1)
+        # log p(best) = best - logsumexp(scores) = -log sum exp(scores - best), in place: the
+        # step's scores are no longer needed, and logsumexp would find the max again
+        log_probability[going] -= scores.sub_(best[:, None]).exp_().sum(dim=-1).log_()
         length[going] += 1
         sequences[going, t] = tokens
         still = tokens != eos_id

@@ -110,6 +110,11 @@ class TaskModule(L.LightningModule):
         sequence with first."""
         return {name: m for name, m in self.named_modules() if isinstance(m, RecurrentLayer)}
 
+    @property
+    def is_ensemble(self) -> bool:
+        """Whether this model leads an ensemble (:func:`rnnpipe.training.ensemble.ensemble`)."""
+        return "ensemble_members" in self._modules
+
     @staticmethod
     def hidden_state(final: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
         """``h_n`` of a recurrent layer's final state (the LSTM's is ``(h_n, c_n)``)."""

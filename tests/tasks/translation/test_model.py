@@ -231,3 +231,55 @@ def test_n_best_over_the_beam_and_unknown_params_are_refused():
     assert model.serving_params() == {
         "beam_size": 3, "n_best": 1, "length_penalty": 1.0, "max_length": 80,
     }  # fmt: skip
+
+
+def test_the_loss_in_chunks_of_tokens_equals_the_loss_over_all_at_once(monkeypatch):
+    model = make_translator(label_smoothing=0.1)
+    attentional = torch.randn(3, 4, model.output.in_features, requires_grad=True)  # o_t, 4 steps
+    target_out = torch.tensor([[4, 5, 3, 0], [5, 3, 0, 0], [4, 4, 5, 3]])
+    real = target_out != 0
+    logits = model.output(attentional[real])
+    whole = torch.nn.functional.cross_entropy(logits, target_out[real], label_smoothing=0.1)
+    (whole_gradient,) = torch.autograd.grad(whole, attentional)
+    monkeypatch.setattr("rnnpipe.tasks.translation.model.LOSS_CHUNK", 4)  # 9 tokens: 4 + 4 + 1
+    chunked, tokens = model.token_loss(attentional, target_out, label_smoothing=0.1)
+    (chunked_gradient,) = torch.autograd.grad(chunked, attentional)
+    assert tokens == 9
+    torch.testing.assert_close(chunked, whole)
+    torch.testing.assert_close(chunked_gradient, whole_gradient)
+
+
+def test_an_evaluated_batch_holds_what_the_searches_translate_from_scratch():
+    model = make_translator(max_decode_length=6, beam_size=2)
+    source, lengths = batch_of(model, ENGLISH)
+    target_in = torch.tensor([[2, 4, 5], [2, 5, 0], [2, 4, 4]])
+    batch = {
+        "source": source, "source_lengths": lengths, "target_in": target_in,
+        "target_lengths": torch.tensor([3, 2, 3]), "target_out": torch.tensor(
+            [[4, 5, 3], [5, 3, 0], [4, 4, 3]]),
+        "lines": [1, 2, 3], "source_texts": ENGLISH, "target_texts": ["ja", "nein", "ja ja"],
+    }  # fmt: skip
+    model.evaluate_batch(batch, "test")  # from one encoding: teacher forcing, greedy and beam
+    decode = model.tokenizer("target").decode_batch
+    records = model.translations["test"]
+    assert [r["greedy"] for r in records] == decode(
+        model.best_translations(source, lengths, beam_size=1, n_best=1)
+    )
+    assert [r["translation"] for r in records] == decode(
+        model.best_translations(source, lengths, n_best=1)
+    )
+
+
+def test_the_reference_statistics_are_kept_for_the_same_references_only():
+    from sacrebleu.metrics import BLEU, CHRF
+
+    model = make_translator()
+    hypotheses = ["ein mann läuft .", "zwei hunde spielen ."]
+    for references in (["ein mann rennt .", "zwei hunde spielen im schnee ."],
+                       ["ein mann läuft schnell .", "hunde spielen ."]):  # fmt: skip
+        scorers = model.scorers_for("val", references)
+        assert scorers is model.scorers_for("val", list(references))  # kept for the same ones
+        for name, fresh in {"bleu": BLEU(), "chrf": CHRF()}.items():
+            assert scorers[name].corpus_score(hypotheses, None).score == pytest.approx(
+                fresh.corpus_score(hypotheses, [references]).score
+            )
