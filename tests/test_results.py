@@ -100,6 +100,8 @@ def test_commands_in_the_table_carry_no_path_of_this_machine(tmp_path):
     assert results.portable(command, None) == (
         f"rnnpipe-train data.path=data/reviews_sample.tsv data.train_path={real}"
     )
+    recorded_elsewhere = f"rnnpipe-train -m seed=1,2 paths.tracking_dir={tmp_path} 'x=a b'"
+    assert results.portable(recorded_elsewhere, None) == "rnnpipe-train -m seed=1,2 'x=a b'"
 
 
 def test_a_group_of_seeds_is_one_row_of_mean_std_and_interval(tmp_path):

@@ -164,10 +164,15 @@ def newest_across(clients: list[MlflowClient]) -> list[tuple[MlflowClient, Run]]
     return [newest[key] for key in sorted(newest)]
 
 
+TRACKING_DIR_OVERRIDE = re.compile(r"\s+'?paths\.tracking_dir=[^\s']*'?")
+
+
 def portable(command: str, data_root: str | None) -> str:
-    """The command as any user can run it: paths in this project relative to it, and the real
+    """The command as any user can run it: paths in this project relative to it, the real
     data under ``data_root`` (where this machine keeps what ``make data`` puts in
-    ``data/raw/``) as ``data/raw/...``."""
+    ``data/raw/``) as ``data/raw/...``, and no ``paths.tracking_dir``: where a run was recorded
+    is not how to repeat it (a user's goes to their project's own store)."""
+    command = TRACKING_DIR_OVERRIDE.sub("", command)
     if data_root:
         command = command.replace(str(Path(data_root).resolve()) + "/", "data/raw/")
     return command.replace(f"{PROJECT_ROOT}/", "")
