@@ -11,6 +11,7 @@ from mlflow import MlflowClient
 from synthetic_items import SIGNATURE, bits, entities, translations
 
 from rnnpipe.cli import compare as compare_cli
+from rnnpipe.cli import results
 from rnnpipe.comparison.items import ITEMS
 from rnnpipe.tracking.seed_groups import SIZE_TAG
 
@@ -166,3 +167,16 @@ def test_groups_are_paired_item_by_item_on_each_items_mean_over_the_groups_runs(
     with pytest.raises(SystemExit):
         compare_cli.main([by_fold, one_fold, *arguments])
     assert "expected two sides scored on the same test set" in capsys.readouterr().err
+
+
+def test_a_results_row_cites_the_newest_comparison_it_is_side_b_of(store, capsys):
+    client, arguments, logged = store
+    softmax = logged("ner", entity_table(0.3), **{"rnnpipe.results_row": "NER softmax"})
+    crf = logged("ner", entity_table(0.1), **{"rnnpipe.results_row": "NER CRF"})
+    compare_cli.main([softmax, crf, *arguments, "--seed", "1"])
+    capsys.readouterr()
+    _, row = compared(capsys, softmax, crf, arguments)  # the newest, with seed 0
+    assert results.citations(client, client.get_run(crf)) == [
+        f"vs NER softmax: test/f1 {row[5]}, 95 % CI {row[6]}, p = {row[7]}"
+    ]
+    assert results.citations(client, client.get_run(softmax)) == []  # side A cites none

@@ -178,7 +178,7 @@ def compare(
         result = replace(result, p_value=p_value)
         method += f"; p: {form.paired_p.__doc__.splitlines()[0]}"
     metric = headline(task, form.metric)
-    return result, metric, log_comparison(client, side_a, side_b, metric, result, seed, method)
+    return result, metric, log_comparison(client, a, b, metric, result, seed, method)
 
 
 def better_side(result: Comparison, metric: Metric) -> str:
@@ -190,18 +190,21 @@ def better_side(result: Comparison, metric: Metric) -> str:
 
 def log_comparison(
     client: MlflowClient,
-    side_a: str,
-    side_b: str,
+    a: Side,
+    b: Side,
     metric: Metric,
     result: Comparison,
     seed: int,
     method: str,
 ) -> str:
+    """The comparison as a run of its own; ``a_run`` and ``b_run`` name the runs (a group's
+    parent) the sides resolved to, by which a results row cites it (``make results``)."""
     experiment = client.get_experiment_by_name(EXPERIMENT)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
-    run = client.create_run(experiment_id, run_name=f"{side_b} vs {side_a}")
+    run = client.create_run(experiment_id, run_name=f"{b.name} vs {a.name}")
     run_id = run.info.run_id
-    params = {"a": side_a, "b": side_b, "metric": metric.name, "resamples": result.resamples,
+    params = {"a": a.name, "b": b.name, "a_run": a.run.info.run_id, "b_run": b.run.info.run_id,
+              "metric": metric.name, "resamples": result.resamples,
               "higher_is_better": metric.higher_is_better, "better": better_side(result, metric),
               "seed": seed, "method": method}  # fmt: skip
     for key, value in params.items():

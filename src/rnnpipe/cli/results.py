@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Run
 
 from rnnpipe.cli.baseline import BASELINE_TAG
+from rnnpipe.cli.compare import EXPERIMENT as COMPARISONS
 from rnnpipe.config import PROJECT_ROOT
 from rnnpipe.tasks.registry import task_specs
 from rnnpipe.tracking.seed_groups import SIZE_TAG, group_members, is_group
@@ -136,6 +137,34 @@ def metrics_cell(run: Run) -> str:
     )
 
 
+def citations(client: MlflowClient, run: Run) -> list[str]:
+    """The paired comparisons (``rnnpipe-compare A B``) in which ``run`` is side B, the newest
+    against each A: "vs <A's label>: <metric> B - A, its 95 % CI and p"."""
+    experiment = client.get_experiment_by_name(COMPARISONS)
+    if experiment is None:
+        return []
+    comparisons = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"params.b_run = '{run.info.run_id}'",
+        order_by=["attributes.start_time DESC"],
+    )
+    cited, against = [], set()
+    for comparison in comparisons:
+        params, metrics = comparison.data.params, comparison.data.metrics
+        if params["a_run"] in against:
+            continue
+        against.add(params["a_run"])
+        side_a = client.get_run(params["a_run"])
+        label = side_a.data.tags.get("rnnpipe.results_row", side_a.info.run_name)
+        method = side_a.data.tags.get(BASELINE_TAG)
+        cited.append(
+            f"vs {f'{label} baseline ({method})' if method else label}: {params['metric']} "
+            f"{metrics['difference']:+.4f}, 95 % CI [{metrics['ci_low']:+.4f}, "
+            f"{metrics['ci_high']:+.4f}], p = {metrics['p_value']:.4f}"
+        )
+    return cited
+
+
 def label_cell(tags: dict[str, str]) -> str:
     """The row's label; a baseline's (``rnnpipe-baseline``) says so, with its method; a
     group's, how many runs it holds."""
@@ -212,7 +241,7 @@ def rows(
             (
                 label_cell(run.data.tags), data_cell(tags),
                 evaluated_on(first, len(members) if is_group(run) else None),
-                metrics_cell(run), time,
+                "<br>".join([metrics_cell(run), *citations(client, run)]), time,
                 tags.get("rnnpipe.hardware", "—"), command, f"{experiment} / {run.info.run_name}",
             )
         )  # fmt: skip
