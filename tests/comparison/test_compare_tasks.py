@@ -180,3 +180,33 @@ def test_a_results_row_cites_the_newest_comparison_it_is_side_b_of(store, capsys
         f"vs NER softmax: test/f1 {row[5]}, 95 % CI {row[6]}, p = {row[7]}"
     ]
     assert results.citations(client, client.get_run(softmax)) == []  # side A cites none
+
+
+def test_a_translation_run_s_greedy_decodings_are_a_side_of_their_own(store, capsys):
+    client, arguments, logged = store
+    references, good, broken = translations(np.random.default_rng(2), 60)
+    table = pd.DataFrame({"line": range(1, 61), "source": "s", "reference": references,
+                          "translation": good, "greedy": broken})  # fmt: skip
+    signed = {"sacrebleu.bleu_signature": SIGNATURE}
+    run = logged("translation", table, **signed, **{"rnnpipe.results_row": "translation: beam 5"})
+    only_greedy = logged("translation", table.drop(columns="greedy"), **signed)
+    _, row = compared(capsys, f"{run}#greedy", run, arguments)
+    assert float(row[3]) == pytest.approx(bleu_of(broken, references), abs=1e-4)  # A: greedy
+    assert float(row[4]) == pytest.approx(bleu_of(good, references), abs=1e-4)  # B: the beam
+    assert float(row[7]) < 0.05 and row[8] == "B"
+    assert results.citations(client, client.get_run(run)) == [
+        f"vs translation: beam 5, greedy decoding: test/bleu {row[5]}, 95 % CI {row[6]}, "
+        f"p = {row[7]}"
+    ]
+    refused = {f"{only_greedy}#greedy": "expected a 'greedy' column",
+               f"{run}#sampled": "expected a decoding of greedy after '#'"}  # fmt: skip
+    for side, expected in refused.items():
+        with pytest.raises(SystemExit):
+            compare_cli.main([side, run, *arguments])
+        assert expected in capsys.readouterr().err
+
+
+def bleu_of(hypotheses: list[str], references: list[str]) -> float:
+    from sacrebleu.metrics import BLEU
+
+    return BLEU(lowercase=True).corpus_score(hypotheses, [references]).score

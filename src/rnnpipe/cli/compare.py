@@ -2,6 +2,7 @@
 
     rnnpipe-compare runs:/<run id A> runs:/<run id B>
     rnnpipe-compare models:/rnnpipe-ner/1 models:/rnnpipe-ner@champion --resamples 5000
+    rnnpipe-compare <translation run>#greedy <translation run>     # beam search against greedy
 
 Each side is a training run (``runs:/<id>`` or its bare id), a registered version, or a group
 (the parent run of a seed or fold group; with ``--groups``, any run or version in one stands
@@ -73,21 +74,24 @@ class Side:
     name: str  # as the command line gave it
     run: Run
     members: tuple[Run, ...]
+    decoding: str = ""  # <side>#<decoding>: another decoding its test wrote (translation's greedy)
 
 
 def side_of(client: MlflowClient, name: str, groups: bool) -> Side:
     """The run ``name`` resolves to; a group's parent stands for its member runs, and with
-    ``groups`` so does a run (or a version's run) that is a member of a group."""
-    run = resolve(client, name)
+    ``groups`` so does a run (or a version's run) that is a member of a group; ``#<decoding>``
+    after it takes that decoding's outputs."""
+    base, _, decoding = name.partition("#")
+    run = resolve(client, base)
     parent_id = run.data.tags.get("mlflow.parentRunId")
     if groups and parent_id and not is_group(run):
         run = client.get_run(parent_id)
     if not is_group(run):
-        return Side(name, run, (run,))
+        return Side(name, run, (run,), decoding)
     members = tuple(group_members(client, run))
     if not members:
         raise RnnpipeError(f"{name}: expected a group with its runs nested under it, got none")
-    return Side(name, run, members)
+    return Side(name, run, members, decoding)
 
 
 def identity_of_items(side: Side) -> str:
@@ -99,19 +103,32 @@ def identity_of_items(side: Side) -> str:
     return hashlib.sha256("\n".join(identities).encode()).hexdigest()
 
 
-def item_table(client: MlflowClient, run: Run, side: str, form: ItemForm) -> pd.DataFrame:
-    """The run's per-item test table, one row per item id."""
+def item_table(client: MlflowClient, run: Run, side: Side, form: ItemForm) -> pd.DataFrame:
+    """The run's per-item test table, one row per item id, with the side's decoding (if any)
+    as the scored column."""
+    if side.decoding and side.decoding not in form.decodings:
+        raise RnnpipeError(
+            f"{side.name}: expected a decoding of {' or '.join(form.decodings) or 'none'} "
+            f"after '#', got {side.decoding!r}"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = client.download_artifacts(run.info.run_id, form.artifact, tmp)
         except (MlflowException, OSError):
             raise RnnpipeError(
-                f"{side}: expected a tested run with the artifact {form.artifact}, got a run "
+                f"{side.name}: expected a tested run with the artifact {form.artifact}, got a run "
                 f"{run.info.run_id} without it (trained with test=false, or before it was written)"
             ) from None
         table = read_items(path)
     if table[form.item_id].duplicated().any():
-        raise RnnpipeError(f"{side}: {form.artifact}: expected one row per {form.item_id}")
+        raise RnnpipeError(f"{side.name}: {form.artifact}: expected one row per {form.item_id}")
+    if side.decoding:
+        if side.decoding not in table:
+            raise RnnpipeError(
+                f"{side.name}: {form.artifact}: expected a {side.decoding!r} column (a test "
+                f"that decoded that way too), got {', '.join(table.columns)}"
+            )
+        table[form.scored_column] = table[side.decoding]
     return table.set_index(form.item_id, drop=False)
 
 
@@ -162,7 +179,7 @@ def compare(
             raise RnnpipeError(f"{side_a} and {side_b}: expected two sides scored alike, got "
                                f"another {tag} ({' and '.join(values)})")  # fmt: skip
     tables_a, tables_b = (
-        [item_table(client, run, side.name, form) for run in side.members] for side in (a, b)
+        [item_table(client, run, side, form) for run in side.members] for side in (a, b)
     )
     items_a, items_b = item_statistics(tables_a, a, form), item_statistics(tables_b, b, form)
     if set(items_a.index) != set(items_b.index):

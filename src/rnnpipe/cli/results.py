@@ -151,11 +151,13 @@ def citations(client: MlflowClient, run: Run) -> list[str]:
     cited, against = [], set()
     for comparison in comparisons:
         params, metrics = comparison.data.params, comparison.data.metrics
-        if params["a_run"] in against:
+        if (params["a_run"], params["a"].partition("#")[2]) in against:
             continue
-        against.add(params["a_run"])
+        against.add((params["a_run"], params["a"].partition("#")[2]))
         side_a = client.get_run(params["a_run"])
         label = side_a.data.tags.get("rnnpipe.results_row", side_a.info.run_name)
+        decoding = params["a"].partition("#")[2]  # the same run's other decoding
+        label = f"{label}, {decoding} decoding" if decoding else label
         method = side_a.data.tags.get(BASELINE_TAG)
         cited.append(
             f"vs {f'{label} baseline ({method})' if method else label}: {params['metric']} "

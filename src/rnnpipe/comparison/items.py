@@ -43,6 +43,10 @@ class ItemForm:
     score: Metric
     scored_alike: tuple[str, ...] = ()  # tags two runs must share to be compared (a signature)
     paired_p: PairedP | None = None  # the field's own test of two runs, where it has one
+    # a side named <run>#<decoding> is scored on another column of the same table, in place of
+    # the scored one: translation's test decodes with the beam and greedily too
+    scored_column: str = ""
+    decodings: tuple[str, ...] = ()
 
 
 def columns(*names: str) -> Statistics:
@@ -93,6 +97,8 @@ ITEMS = {
         bleu.bleu,
         scored_alike=(bleu.SIGNATURE_TAG,),
         paired_p=sacrebleu_p,
+        scored_column="translation",
+        decodings=("greedy",),
     ),
     "generation": ItemForm(
         "predictions/test_bits_per_char.tsv",
