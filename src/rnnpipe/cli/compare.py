@@ -106,11 +106,6 @@ def identity_of_items(side: Side) -> str:
 def item_table(client: MlflowClient, run: Run, side: Side, form: ItemForm) -> pd.DataFrame:
     """The run's per-item test table, one row per item id, with the side's decoding (if any)
     as the scored column."""
-    if side.decoding and side.decoding not in form.decodings:
-        raise RnnpipeError(
-            f"{side.name}: expected a decoding of {' or '.join(form.decodings) or 'none'} "
-            f"after '#', got {side.decoding!r}"
-        )
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = client.download_artifacts(run.info.run_id, form.artifact, tmp)
@@ -173,6 +168,12 @@ def compare(
             "test sets (another test file, data file, split or folds)"
         )
     form = ITEMS[task]
+    for side in (a, b):
+        if side.decoding and side.decoding not in form.decodings:
+            raise RnnpipeError(
+                f"{side.name}: expected a decoding of {' or '.join(form.decodings) or 'none'} "
+                f"after '#', got {side.decoding!r}"
+            )
     for tag in form.scored_alike:
         values = sorted({str(run.data.tags.get(tag)) for run in (*a.members, *b.members)})
         if len(values) > 1:

@@ -151,12 +151,12 @@ def citations(client: MlflowClient, run: Run) -> list[str]:
     cited, against = [], set()
     for comparison in comparisons:
         params, metrics = comparison.data.params, comparison.data.metrics
-        if (params["a_run"], params["a"].partition("#")[2]) in against:
+        decoding = params["a"].partition("#")[2]  # A may be a run's other decoding (compare.py)
+        if (params["a_run"], decoding) in against:
             continue
-        against.add((params["a_run"], params["a"].partition("#")[2]))
+        against.add((params["a_run"], decoding))
         side_a = client.get_run(params["a_run"])
         label = side_a.data.tags.get("rnnpipe.results_row", side_a.info.run_name)
-        decoding = params["a"].partition("#")[2]  # the same run's other decoding
         label = f"{label}, {decoding} decoding" if decoding else label
         method = side_a.data.tags.get(BASELINE_TAG)
         cited.append(
