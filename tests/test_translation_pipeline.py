@@ -62,9 +62,9 @@ def test_a_training_run_is_recorded_registered_and_served(compose_config, capsys
     assert metrics["test/perplexity"] == pytest.approx(math.exp(metrics["test/loss"]), rel=1e-4)
 
     tags = run.data.tags
-    # word-level tokens are lowercased, so scoring is case-insensitive
-    assert tags["sacrebleu.bleu_signature"].startswith("nrefs:1|case:lc|eff:no|tok:13a|")
-    assert tags["sacrebleu.chrf_signature"].startswith("nrefs:1|case:lc|eff:yes|nc:6|nw:0|")
+    # the tokens keep their case, so the output is scored cased: sacreBLEU's default signature
+    assert tags["sacrebleu.bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|")
+    assert tags["sacrebleu.chrf_signature"].startswith("nrefs:1|case:mixed|eff:yes|nc:6|nw:0|")
     assert tags["rnnpipe.decoding"] == "beam_size=3 length_penalty=1.0 max_decode_length=20"
     assert tags["rnnpipe.data.test_de.path"] == str(SAMPLE / "test.de")
 

@@ -373,7 +373,10 @@ class Translator(TaskModule):
 
     def scorers_for(self, split: str, references: list[str]) -> dict[str, BLEU | CHRF]:
         """BLEU and chrF holding the statistics of ``references``, computed once: validation
-        scores the same references every epoch (their n-grams were a fifth of its time)."""
+        scores the same references every epoch (their n-grams were a fifth of its time).
+
+        Cased output is scored cased (sacreBLEU's default signature), and lowercased too, as
+        ``bleu_lc``, to compare with a lowercased model's BLEU."""
         cached = self.reference_scorers.get(split)
         if cached is None or cached[0] != references:
             lowercase = lowercases(self.tokenizer("target"))
@@ -381,6 +384,8 @@ class Translator(TaskModule):
                 "bleu": BLEU(lowercase=lowercase, references=[references]),
                 "chrf": CHRF(lowercase=lowercase, references=[references]),
             }
+            if not lowercase:
+                scorers["bleu_lc"] = BLEU(lowercase=True, references=[references])
             cached = self.reference_scorers[split] = (references, scorers)
         return cached[1]
 
