@@ -55,10 +55,11 @@ def test_a_training_run_is_recorded_registered_and_served(compose_config, capsys
         "test/chrf",
         "test/bleu_greedy",
         "test/chrf_greedy",
+        "test/bleu_lc",
         "test/perplexity",
     ):
         assert run.data.metrics[name] == pytest.approx(metrics[name]), name
-    assert 0.0 <= metrics["test/bleu"] <= 100.0
+    assert 0.0 <= metrics["test/bleu"] <= metrics["test/bleu_lc"] <= 100.0
     assert metrics["test/perplexity"] == pytest.approx(math.exp(metrics["test/loss"]), rel=1e-4)
 
     tags = run.data.tags

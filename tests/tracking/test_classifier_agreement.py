@@ -52,7 +52,7 @@ def test_agreement_is_the_fraction_called_by_its_own_label():
 
 def test_a_scorer_with_other_labels_is_refused(monkeypatch):
     scorer = FakeScorer(labels=("O", "B-PER"))
-    monkeypatch.setattr(classifier_agreement, "load_task_module", lambda uri, tracking_uri: scorer)
+    monkeypatch.setattr(classifier_agreement, "load_models", lambda uri, tracking_uri: scorer)
     generator = type("Generator", (), {"hparams": {"labels": ["negative", "positive"]}})()
     with pytest.raises(RnnpipeError, match="expected a sentiment model with the labels"):
         classifier_agreement.score_generated_reviews(generator, "models:/rnnpipe-ner/1", None)

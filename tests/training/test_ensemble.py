@@ -93,3 +93,32 @@ def test_members_of_another_task_are_refused(tmp_path):
     sentiment, ner = saved_model("sentiment", tmp_path), saved_model("ner", tmp_path)
     with pytest.raises(RnnpipeError, match=f"{ner}: expected a SentimentClassifier as"):
         load_models([str(sentiment), str(ner)])
+
+
+def test_an_evaluated_ensemble_is_registered_as_a_version_that_serves_it(tmp_path, compose_config):
+    """rnnpipe-evaluate register_model=true: the two seeds' ensemble becomes rnnpipe-sentiment/1,
+    holding both checkpoints in order, tagged with the evaluation's test metrics."""
+    from mlflow import MlflowClient
+
+    from rnnpipe.cli.evaluate import evaluate
+
+    first, second = saved_model("sentiment", tmp_path, 0), saved_model("sentiment", tmp_path, 1)
+    cfg = compose_config(
+        f"model_uri=[{first},{second}]",
+        f"data_path={SAMPLE_DATA / 'reviews_sample.tsv'}",
+        "register_model=true",
+        config_name="evaluate",
+    )
+    metrics = evaluate(cfg)
+    client = MlflowClient(cfg.logger.tracking_uri)
+    version = client.get_model_version("rnnpipe-sentiment", "1")
+    assert float(version.tags["test/acc"]) == pytest.approx(metrics["test/acc"])
+    shipped = load_models("models:/rnnpipe-sentiment/1", cfg.logger.tracking_uri)
+    expected = load_models([str(first), str(second)])
+    tokens, lengths = torch.tensor([[5, 6, 7], [8, 9, 0]]), torch.tensor([3, 2])
+    assert torch.equal(shipped(tokens, lengths), expected(tokens, lengths))
+    # the order is kept: the first member is the one that decodes and reports
+    assert torch.equal(
+        shipped.state_dict()["head.weight"],
+        load_checkpoint(first).state_dict()["head.weight"],
+    )

@@ -3,6 +3,7 @@
     rnnpipe-evaluate model_uri=models:/rnnpipe-sentiment/1 data_path=my_reviews.tsv
     rnnpipe-evaluate model_uri=outputs/sentiment/runs/<time>/checkpoints/last.ckpt data_path=...
     rnnpipe-evaluate 'model_uri=[seed1.ckpt,seed2.ckpt]' data_path=...     # an ensemble
+    rnnpipe-evaluate 'model_uri=[...]' data_path=... register_model=true  # ... as a version
 
 The model carries its fitted tokenizers and the config of the data it was trained on, so the
 same reader and tokenization apply to the new file; nothing is refitted.
@@ -11,6 +12,8 @@ same reader and tokenization apply to the new file; nothing is refitted.
 from __future__ import annotations
 
 import inspect
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +24,29 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig, OmegaConf
 
-from rnnpipe.cli.train import score_with_classifier
+from rnnpipe.cli.train import register_version, score_with_classifier
 from rnnpipe.config import CONFIG_DIR
 from rnnpipe.errors import reported_in_one_line, require_file
 from rnnpipe.tasks.registry import spec_of
 from rnnpipe.tasks.spec import TaskSpec
 from rnnpipe.tracking import artifacts, provenance
 from rnnpipe.tracking.heartbeat import fail_stale_runs
-from rnnpipe.tracking.loading import load_models, model_references
+from rnnpipe.tracking.loading import model_of, model_references, resolve_checkpoints
 from rnnpipe.tracking.logger import failure_marks_run, make_logger, record
+from rnnpipe.training.module import TaskModule
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    module = load_models(model_references(cfg.model_uri), cfg.logger.get("tracking_uri"))
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoints = resolve_checkpoints(
+            model_references(cfg.model_uri), Path(tmp), cfg.logger.get("tracking_uri")
+        )
+        return evaluate_checkpoints(cfg, checkpoints)
+
+
+def evaluate_checkpoints(cfg: DictConfig, checkpoints: list[tuple[str, Path]]) -> dict[str, float]:
+    """Score the model of the checkpoints (several: their ensemble) on ``cfg.data_path``."""
+    module = model_of(checkpoints)
     spec = spec_of(module)
     data_path = require_file(cfg.data_path, f"a {spec.name} data file")
     arguments = saved_data_arguments(spec, module.data_config) | {"test_path": str(data_path)}
@@ -66,6 +79,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         module.write_test_reports(reports_dir)
         if tracked:
             artifacts.log_outputs(logger, module, None, reports_dir)
+            if cfg.log_model or cfg.register_model:
+                log_evaluated_model(cfg, logger, spec, module, checkpoints, Path(cfg.paths.run_dir))
 
     print()
     print(f"{spec.name} model {cfg.model_uri} on {data_path}:")
@@ -75,6 +90,28 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if tracked:
         print(f"MLflow run {logger.run_id} in experiment '{spec.name}'")
     return metrics
+
+
+def log_evaluated_model(
+    cfg: DictConfig,
+    logger: MLFlowLogger,
+    spec: TaskSpec,
+    module: TaskModule,
+    checkpoints: list[tuple[str, Path]],
+    run_dir: Path,
+) -> None:
+    """The evaluated model as this run's pyfunc model: its checkpoints, in order, as
+    ``member00.ckpt``, ``member01.ckpt``, ... (the first member decodes and reports); with
+    ``register_model``, a new version of ``rnnpipe-<task>``."""
+    members_dir = run_dir / "members"
+    members_dir.mkdir(parents=True, exist_ok=True)
+    named = {}
+    for index, (_, path) in enumerate(checkpoints):
+        named[f"member{index:02d}"] = shutil.copyfile(path, members_dir / f"member{index:02d}.ckpt")
+    info = artifacts.log_model(logger, spec, module, named, register=cfg.register_model)
+    print(f"model: runs:/{logger.run_id}/model ({len(named)} checkpoint(s))")
+    if cfg.register_model:
+        register_version(logger, spec, str(info.registered_model_version), cfg.get("promote"))
 
 
 def saved_data_arguments(spec: TaskSpec, data_config: dict[str, Any]) -> dict[str, Any]:

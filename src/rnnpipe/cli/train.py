@@ -24,7 +24,7 @@ from rnnpipe.tasks.spec import TaskSpec
 from rnnpipe.tracking import artifacts, description, promotion, provenance, resume
 from rnnpipe.tracking.classifier_agreement import score_generated_reviews
 from rnnpipe.tracking.heartbeat import fail_stale_runs
-from rnnpipe.tracking.loading import load_task_module
+from rnnpipe.tracking.loading import load_models
 from rnnpipe.tracking.logger import failure_marks_run, make_logger, record
 from rnnpipe.training.init_from import Transfer, build_module, init_from
 from rnnpipe.training.module import TaskModule
@@ -118,7 +118,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
                     logger,
                     "the pyfunc model",
                     lambda: artifacts.log_model(
-                        logger, spec, model, best_checkpoint, register=register
+                        logger, spec, model, {"checkpoint": best_checkpoint}, register=register
                     ),
                 )
                 if register and info is not None:
@@ -135,7 +135,7 @@ def start_from(cfg: DictConfig, model: TaskModule) -> Transfer:
     (:mod:`rnnpipe.training.init_from`) and print which went where."""
     reference = str(cfg.model.init_from)
     try:
-        source = load_task_module(reference, tracking_uri(cfg))
+        source = load_models(reference, tracking_uri(cfg))
     except RnnpipeError as error:
         raise RnnpipeError(f"model.init_from: {error}") from None
     prefixes = OmegaConf.to_container(cfg.model, resolve=True).get("init_from_prefixes") or {}

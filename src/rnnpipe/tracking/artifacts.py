@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
 
@@ -55,10 +56,11 @@ def log_model(
     logger: MLFlowLogger,
     spec: TaskSpec,
     module: TaskModule,
-    checkpoint: str | Path,
+    checkpoints: Mapping[str, str | Path],
     register: bool = True,
 ) -> mlflow.models.model.ModelInfo:
-    """Log the pyfunc model (from code, with the checkpoint as its one artifact) and register it.
+    """Log the pyfunc model (from code, with its checkpoints as artifacts: one, or an
+    ensemble's members, whose files' names must differ) and register it.
 
     The model takes raw inputs in a DataFrame, so ``mlflow models serve`` answers plain JSON;
     its signature's params are the module's :meth:`~TaskModule.serving_params`, each defaulting
@@ -73,7 +75,7 @@ def log_model(
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=str(PYFUNC_MODEL_FILE),
-            artifacts={"checkpoint": str(checkpoint)},
+            artifacts={name: str(path) for name, path in checkpoints.items()},
             code_paths=[str(PACKAGE_DIR)],
             signature=signature,
             input_example=example,

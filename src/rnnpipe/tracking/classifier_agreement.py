@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from rnnpipe.errors import RnnpipeError
-from rnnpipe.tracking.loading import load_task_module
+from rnnpipe.tracking.loading import load_models
 
 METRIC = "test/classifier_agreement"
 
@@ -44,7 +44,7 @@ def score_generated_reviews(
 ) -> dict[str, float]:
     """Label the generator's last test ``samples`` (adding their ``classifier_label``) and its
     real ``test_reviews`` with the classifier at ``scorer_uri``; the agreement metrics."""
-    scorer = load_task_module(scorer_uri, tracking_uri)
+    scorer = load_models(scorer_uri, tracking_uri)
     labels = list(generator.hparams["labels"])
     if "label" not in scorer.output_columns or set(scorer.hparams.get("labels", [])) != set(labels):
         raise RnnpipeError(

@@ -31,26 +31,51 @@ def load_models(
     tracking_uri: str | None = None,
     tracking_key: str = "logger.tracking_uri",
 ) -> TaskModule:
-    """:func:`load_task_module` of one reference; of a list, the ensemble of its models
-    (:mod:`rnnpipe.training.ensemble`)."""
-    if isinstance(references, str):
-        return load_task_module(references, tracking_uri, tracking_key)
+    """A task module, in eval mode, from a checkpoint path or an MLflow model URI
+    (``models:/rnnpipe-ner/1``, ``runs:/<run id>/model``, ``models:/rnnpipe-sentiment@champion``);
+    from a list of them, the ensemble of their models (:mod:`rnnpipe.training.ensemble`).
+    ``tracking_key`` is the config key of ``tracking_uri``, for the hint when it is unreachable."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return model_of(resolve_checkpoints(references, Path(tmp), tracking_uri, tracking_key))
+
+
+def model_of(checkpoints: Sequence[tuple[str, Path]]) -> TaskModule:
+    """The model of named checkpoints: one's own, or the ensemble of several."""
+    members = [load_checkpoint(path) for _, path in checkpoints]
+    return members[0] if len(members) == 1 else ensemble(members, [n for n, _ in checkpoints])
+
+
+def resolve_checkpoints(
+    references: str | Sequence[str],
+    directory: Path,
+    tracking_uri: str | None = None,
+    tracking_key: str = "logger.tracking_uri",
+) -> list[tuple[str, Path]]:
+    """Every checkpoint the references hold, in order, named by reference (a model of several:
+    ``<reference>:<file>``); MLflow models are downloaded into ``directory``."""
+    references = [references] if isinstance(references, str) else list(references)
     if not references:
         raise RnnpipeError(
             "model_uri: expected a checkpoint, a model URI or a list of them, got []"
         )
-    members = [load_task_module(str(r), tracking_uri, tracking_key) for r in references]
-    return ensemble(members, [str(r) for r in references])
+    found = []
+    for reference in references:
+        files = checkpoint_files(reference, directory, tracking_uri, tracking_key)
+        found += [(reference if len(files) == 1 else f"{reference}:{p.name}", p) for p in files]
+    return found
 
 
-def load_task_module(
-    reference: str, tracking_uri: str | None = None, tracking_key: str = "logger.tracking_uri"
-) -> TaskModule:
-    """A task module from a checkpoint path or an MLflow model URI (``models:/rnnpipe-ner/1``,
-    ``runs:/<run id>/model``, ``models:/rnnpipe-sentiment@champion``), in eval mode.
-    ``tracking_key`` is the config key of ``tracking_uri``, for the hint when it is unreachable."""
+def checkpoint_files(
+    reference: str,
+    directory: Path,
+    tracking_uri: str | None = None,
+    tracking_key: str = "logger.tracking_uri",
+) -> list[Path]:
+    """The checkpoint a reference is, or those its MLflow model holds (several: an ensemble's
+    members), downloaded into ``directory``; read with this rnnpipe's code, whichever rnnpipe
+    logged the model (it carries a copy for serving)."""
     if Path(reference).is_file():
-        return load_checkpoint(reference)
+        return [Path(reference)]
     if ":/" not in reference:
         found = "a directory" if Path(reference).is_dir() else "neither"
         raise RnnpipeError(
@@ -60,18 +85,17 @@ def load_task_module(
     if tracking_uri:
         check_reachable(tracking_uri, tracking_key)
         mlflow.set_tracking_uri(tracking_uri)
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=reference, dst_path=tmp))
-        except (MlflowException, OSError) as error:
-            message = getattr(error, "message", str(error)).splitlines()[0]
-            raise RnnpipeError(f"{reference}: expected an MLflow model, got {message}") from None
-        # the pyfunc model's checkpoints (several: an ensemble's members); read with this
-        # rnnpipe's code, whichever rnnpipe logged the model (it carries a copy for serving)
-        checkpoints = sorted((local / "artifacts").glob("*.ckpt"))
-        if not checkpoints:
-            raise RnnpipeError(
-                f"{reference}: expected an rnnpipe model holding a checkpoint, found none"
-            )
-        members = [load_checkpoint(path) for path in checkpoints]
-        return members[0] if len(members) == 1 else ensemble(members, [p.name for p in checkpoints])
+    destination = Path(tempfile.mkdtemp(dir=directory))  # one folder a reference: names may clash
+    try:
+        local = Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=reference, dst_path=str(destination))
+        )
+    except (MlflowException, OSError) as error:
+        message = getattr(error, "message", str(error)).splitlines()[0]
+        raise RnnpipeError(f"{reference}: expected an MLflow model, got {message}") from None
+    checkpoints = sorted((local / "artifacts").glob("*.ckpt"))
+    if not checkpoints:
+        raise RnnpipeError(
+            f"{reference}: expected an rnnpipe model holding a checkpoint, found none"
+        )
+    return checkpoints

@@ -283,3 +283,26 @@ def test_the_reference_statistics_are_kept_for_the_same_references_only():
             assert scorers[name].corpus_score(hypotheses, None).score == pytest.approx(
                 fresh.corpus_score(hypotheses, [references]).score
             )
+
+
+def test_cased_output_is_scored_cased_with_lowercased_bleu_beside_it():
+    from sacrebleu.metrics import BLEU
+
+    references = ["Ein Mann rennt im Park .", "Zwei Hunde spielen im Schnee ."]
+    hypotheses = ["ein mann rennt im park .", "Zwei Hunde spielen im Schnee ."]  # case wrong
+    cased = make_translator(
+        preprocessing={
+            "tokenizers": {
+                "source": fit_tokenizer(ENGLISH).to_str(),
+                "target": fit_tokenizer(references, lowercase=False).to_str(),
+            }
+        }
+    )
+    scorers = cased.scorers_for("test", references)
+    scores = {name: scorer.corpus_score(hypotheses, None).score for name, scorer in scorers.items()}
+    assert scores["bleu"] == pytest.approx(BLEU().corpus_score(hypotheses, [references]).score)
+    assert scores["bleu_lc"] == pytest.approx(100.0)  # right but for case
+    assert scores["bleu"] < 70.0
+    assert str(scorers["bleu"].get_signature()).startswith("nrefs:1|case:mixed|")
+    # a lowercasing tokenizer's output has no case: its BLEU is the lowercased one already
+    assert "bleu_lc" not in make_translator().scorers_for("test", references)

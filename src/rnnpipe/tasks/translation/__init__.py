@@ -8,5 +8,11 @@ SPEC = TaskSpec(
     name="translation",
     module_class=Translator,
     datamodule_class=TranslationDataModule,
-    headline_metrics=(Metric("test/bleu"), Metric("test/bleu_greedy"), Metric("test/chrf")),
+    # cased BLEU (beam), greedy's, lowercased (a cased model's; a lowercased model's BLEU is that)
+    headline_metrics=(
+        Metric("test/bleu"),
+        Metric("test/bleu_greedy"),
+        Metric("test/bleu_lc"),
+        Metric("test/chrf"),
+    ),
 )
