@@ -56,6 +56,18 @@ cross-validate: $(STAMP) ## 5-fold cross-validation of sentiment on the real rev
 
 TASK ?= sentiment
 FOLDS ?=
+TRANSFER_DIR := $${paths.output_dir}/transfer/sentiment_lm/$(shell date +%Y-%m-%d_%H-%M-%S)
+transfer-sentiment: $(STAMP) ## sentiment on the real reviews, started from a word-level language model of its own train split (2 steps); FOLDS=5: one LM per fold
+ifeq ($(FOLDS),)
+	$(BIN)/rnnpipe-train experiment=sentiment_lm 'hydra.run.dir=$(TRANSFER_DIR)' $(ARGS)
+	$(BIN)/rnnpipe-train experiment=sentiment_full 'model.init_from=$(TRANSFER_DIR)/checkpoints/last.ckpt' $(ARGS)
+else
+	$(BIN)/rnnpipe-train --multirun experiment=sentiment_lm data.folds=$(FOLDS) 'data.fold=range($(FOLDS))' \
+		'hydra.sweep.dir=$(TRANSFER_DIR)' 'hydra.sweep.subdir=fold$${data.fold}' $(ARGS)
+	$(BIN)/rnnpipe-train --multirun experiment=sentiment_full data.folds=$(FOLDS) 'data.fold=range($(FOLDS))' \
+		'model.init_from=$(TRANSFER_DIR)/fold$${data.fold}/checkpoints/last.ckpt' $(ARGS)
+endif
+
 baseline: $(STAMP) ## the baseline of TASK=<experiment> (sentiment*: TF-IDF + LR, ner*: most-frequent tag), same splits and scorer, in MLflow; FOLDS=5: every fold, one group
 	$(BIN)/rnnpipe-baseline $(if $(FOLDS),--multirun data.folds=$(FOLDS) 'data.fold=range($(FOLDS))') experiment=$(TASK) $(ARGS)
 
@@ -119,4 +131,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install baseline train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep cross-validate tune data evaluate predict serve-model promote gc ui server results bench bench-tasks test fuzz lint format clean distclean
+.PHONY: help install baseline transfer-sentiment train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep cross-validate tune data evaluate predict serve-model promote gc ui server results bench bench-tasks test fuzz lint format clean distclean

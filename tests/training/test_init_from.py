@@ -61,9 +61,11 @@ def test_init_from_copies_exactly_the_matching_tensors_and_the_embedding_by_toke
     before = snapshot(target)
     transfer = init_from(target, source, "lm.ckpt", {})
 
-    # the LM's RNN reads [token; label] (4 + 16 wide), the classifier's the token alone
+    # the LM's RNN reads [token; label] (4 + 16 wide), the classifier's the token alone: the
+    # input-to-hidden matrix takes the token's 4 columns
     assert transfer.copied == ["rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0"]
-    assert set(transfer.skipped_for_shape) == {"rnn.weight_ih_l0", "head.weight", "head.bias"}
+    assert transfer.by_column == {"rnn.weight_ih_l0": {"copied": 4, "columns": 4}}
+    assert set(transfer.skipped_for_shape) == {"head.weight", "head.bias"}
     assert transfer.missing == []
     assert transfer.unused == [
         "label_embedding.weight",
@@ -73,7 +75,8 @@ def test_init_from_copies_exactly_the_matching_tensors_and_the_embedding_by_toke
     after, source_values = snapshot(target), snapshot(source)
     for name in transfer.copied:
         assert torch.equal(after[name], source_values[name])
-    for name in set(after) - {*transfer.copied, "embedding.weight"}:
+    assert torch.equal(after["rnn.weight_ih_l0"], source_values["rnn.weight_ih_l0"][:, :4])
+    for name in set(after) - {*transfer.copied, "embedding.weight", "rnn.weight_ih_l0"}:
         assert torch.equal(after[name], before[name]), name
 
     target_vocab = target.tokenizer().get_vocab()
@@ -108,6 +111,7 @@ def test_init_from_maps_name_prefixes_onto_the_translation_encoder():
     transfer = init_from(target, source, "lm.ckpt", prefixes)
 
     assert transfer.copied == ["encoder.weight_hh_l0", "encoder.bias_ih_l0", "encoder.bias_hh_l0"]
+    assert transfer.by_column == {"encoder.weight_ih_l0": {"copied": 4, "columns": 4}}
     assert transfer.by_token == {"source_embedding.weight": {"copied": 7, "rows": 10}}
     assert "encoder.weight_hh_l0_reverse" in transfer.missing  # the LM reads one way
     assert "target_embedding.weight" in transfer.missing
@@ -141,6 +145,7 @@ def test_rnnpipe_train_starts_from_a_checkpoint_and_says_what_it_copied(tmp_path
 
     printed = capsys.readouterr().out
     assert (
-        f"model.init_from={source}: 6 copied, 1 by token, 0 skipped for shape, 0 missing, 0 unused"
+        f"model.init_from={source}: 6 copied, 1 by token, 0 by column, 0 skipped for shape, "
+        "0 missing, 0 unused"
     ) in printed
     assert "copied by token   embedding.weight: 583 of 583 rows (100.0%)" in printed

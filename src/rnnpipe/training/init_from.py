@@ -11,8 +11,11 @@ where its name says:
     by token      both are embeddings over a tokenizer (:attr:`TaskModule.embedding_vocabularies`):
                   row j of the new embedding (token t) takes the source row of t, where the
                   source tokenizer knows t; the other rows keep their initialisation
-    skipped       same name, another shape (a recurrent layer's input-to-hidden matrix when its
-                  inputs differ in width), or embeddings of another dimension
+    by column     a recurrent layer's input-to-hidden matrix ``weight_ih*`` whose inputs differ
+                  in width: the leading columns both have. Every task's recurrent input starts
+                  with the token embedding (a generator reads ``[token; label]``, a tagger
+                  ``[word; casing; characters]``), so those columns read the same token vectors
+    skipped       same name, another shape, or embeddings of another dimension
     missing       new parameters the source has none for: they keep their initialisation
     unused        source parameters with no place in the new model
 
@@ -60,6 +63,7 @@ class Transfer:
     source: str
     copied: list[str] = field(default_factory=list)
     by_token: dict[str, dict[str, int]] = field(default_factory=dict)  # rows copied / rows
+    by_column: dict[str, dict[str, int]] = field(default_factory=dict)  # columns copied / all
     skipped_for_shape: dict[str, str] = field(default_factory=dict)  # source -> new shape
     missing: list[str] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)  # source names
@@ -71,8 +75,8 @@ class Transfer:
         """The report rnnpipe-train prints."""
         lines = [
             f"model.init_from={self.source}: {len(self.copied)} copied, {len(self.by_token)} "
-            f"by token, {len(self.skipped_for_shape)} skipped for shape, {len(self.missing)} "
-            f"missing, {len(self.unused)} unused"
+            f"by token, {len(self.by_column)} by column, {len(self.skipped_for_shape)} skipped "
+            f"for shape, {len(self.missing)} missing, {len(self.unused)} unused"
         ]
         lines += [f"  copied            {name}" for name in self.copied]
         for name, rows in self.by_token.items():
@@ -81,6 +85,11 @@ class Transfer:
                 f"  copied by token   {name}: {rows['copied']} of {rows['rows']} rows "
                 f"({share:.1%}); the others keep their initialisation"
             )
+        lines += [
+            f"  copied by column  {name}: the first {columns['copied']} of {columns['columns']} "
+            "input columns; the others keep their initialisation"
+            for name, columns in self.by_column.items()
+        ]
         lines += [f"  skipped (shape)   {n}: {s}" for n, s in self.skipped_for_shape.items()]
         lines += [f"  missing (initialised as usual) {name}" for name in self.missing]
         lines += [f"  unused from the source         {name}" for name in self.unused]
@@ -115,6 +124,16 @@ def copy_by_token(
     return len(shared)
 
 
+def reads_a_wider_or_narrower_input(name: str, target: torch.Tensor, source: torch.Tensor) -> bool:
+    """Whether both are a recurrent layer's input-to-hidden matrix, alike but in input width."""
+    return (
+        name.rpartition(".")[2].startswith("weight_ih")
+        and target.dim() == source.dim() == 2
+        and target.shape[0] == source.shape[0]
+        and target.shape[1] != source.shape[1]
+    )
+
+
 @torch.no_grad()
 def init_from(
     model: TaskModule, source: TaskModule, source_name: str, prefixes: Mapping[str, str | None]
@@ -141,6 +160,10 @@ def init_from(
                 source.tokenizer(source_embeddings[source_key]).get_vocab(),
             )
             transfer.by_token[name] = {"copied": copied, "rows": target.shape[0]}
+        elif reads_a_wider_or_narrower_input(name, target, value):
+            columns = min(target.shape[1], value.shape[1])
+            target[:, :columns] = value[:, :columns].to(target.dtype)
+            transfer.by_column[name] = {"copied": columns, "columns": target.shape[1]}
         elif target.shape != value.shape:
             transfer.skipped_for_shape[name] = f"{tuple(value.shape)} -> {tuple(target.shape)}"
             continue
