@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from types import SimpleNamespace
 
 import pandas as pd
@@ -113,6 +114,10 @@ def test_an_evaluated_ensemble_is_registered_as_a_version_that_serves_it(tmp_pat
     client = MlflowClient(cfg.logger.tracking_uri)
     version = client.get_model_version("rnnpipe-sentiment", "1")
     assert float(version.tags["test/acc"]) == pytest.approx(metrics["test/acc"])
+    # tested on the file it scored, as a run trained with data.test_path=<that file> is, so the
+    # promotion rule compares the two
+    sample = (SAMPLE_DATA / "reviews_sample.tsv").read_bytes()
+    assert version.tags["test_set"] == hashlib.sha256(sample).hexdigest()
     shipped = load_models("models:/rnnpipe-sentiment/1", cfg.logger.tracking_uri)
     expected = load_models([str(first), str(second)])
     tokens, lengths = torch.tensor([[5, 6, 7], [8, 9, 0]]), torch.tensor([3, 2])

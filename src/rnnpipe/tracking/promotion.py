@@ -30,12 +30,14 @@ RULE = "the headline metric, strictly better (no paired significance test yet)"
 
 
 def identity_of_test_set(run: Run) -> str:
-    """What a run was tested on, as one hash: the test file's SHA-256 when it had one; else the
-    held-out split, fixed by the data files' SHA-256 and the split's settings (and the fold)."""
+    """What a run was tested on, as one hash: the test file's SHA-256 when it had one (a training
+    run's ``data.test_path``, or the file ``rnnpipe-evaluate`` scored); else the held-out split,
+    fixed by the data files' SHA-256 and the split's settings (and the fold)."""
     tags, params = run.data.tags, run.data.params
-    if params.get("data.test_path", "None") not in ("None", "") and (
-        "rnnpipe.data.test.sha256" in tags
-    ):
+    tested_on_a_file = (
+        params.get("data.test_path", "None") not in ("None", "") or "rnnpipe.evaluated_data" in tags
+    )
+    if tested_on_a_file and "rnnpipe.data.test.sha256" in tags:
         return tags["rnnpipe.data.test.sha256"]
     parts = [f"{key}={tags[key]}" for key in sorted(tags) if key.startswith("rnnpipe.data.")
              and key.endswith(".sha256")]  # fmt: skip
