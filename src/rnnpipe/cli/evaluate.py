@@ -80,7 +80,7 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: list[tuple[str, Path]]) -
         if tracked:
             artifacts.log_outputs(logger, module, None, reports_dir)
             if cfg.log_model or cfg.register_model:
-                log_evaluated_model(cfg, logger, spec, module, checkpoints, Path(cfg.paths.run_dir))
+                log_evaluated_model(cfg, logger, spec, module, checkpoints)
 
     print()
     print(f"{spec.name} model {cfg.model_uri} on {data_path}:")
@@ -98,17 +98,17 @@ def log_evaluated_model(
     spec: TaskSpec,
     module: TaskModule,
     checkpoints: list[tuple[str, Path]],
-    run_dir: Path,
 ) -> None:
     """The evaluated model as this run's pyfunc model: its checkpoints, in order, as
-    ``member00.ckpt``, ``member01.ckpt``, ... (the first member decodes and reports); with
+    ``member00.ckpt``, ``member01.ckpt``, ... (the first member decodes and reports; MLflow
+    keeps an artifact by its file name, so the members' own names could clash); with
     ``register_model``, a new version of ``rnnpipe-<task>``."""
-    members_dir = run_dir / "members"
-    members_dir.mkdir(parents=True, exist_ok=True)
-    named = {}
-    for index, (_, path) in enumerate(checkpoints):
-        named[f"member{index:02d}"] = shutil.copyfile(path, members_dir / f"member{index:02d}.ckpt")
-    info = artifacts.log_model(logger, spec, module, named, register=cfg.register_model)
+    with tempfile.TemporaryDirectory() as tmp:
+        named = {
+            f"member{index:02d}": shutil.copyfile(path, Path(tmp) / f"member{index:02d}.ckpt")
+            for index, (_, path) in enumerate(checkpoints)
+        }
+        info = artifacts.log_model(logger, spec, module, named, register=cfg.register_model)
     print(f"model: runs:/{logger.run_id}/model ({len(named)} checkpoint(s))")
     if cfg.register_model:
         register_version(logger, spec, str(info.registered_model_version), cfg.get("promote"))

@@ -12,9 +12,10 @@ where its name says:
                   row j of the new embedding (token t) takes the source row of t, where the
                   source tokenizer knows t; the other rows keep their initialisation
     by column     a recurrent layer's input-to-hidden matrix ``weight_ih*`` whose inputs differ
-                  in width: the leading columns both have. Every task's recurrent input starts
-                  with the token embedding (a generator reads ``[token; label]``, a tagger
-                  ``[word; casing; characters]``), so those columns read the same token vectors
+                  in width: the leading columns both have. Every task's first layer reads the
+                  token embedding first (a generator ``[token; label]``, a tagger
+                  ``[word; casing; characters]``), and a layer above reads the forward
+                  direction first, so those columns read the same features in both
     skipped       same name, another shape, or embeddings of another dimension
     missing       new parameters the source has none for: they keep their initialisation
     unused        source parameters with no place in the new model
