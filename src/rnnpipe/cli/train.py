@@ -53,7 +53,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
         L.seed_everything(cfg.seed, workers=True)
 
     datamodule = instantiate(cfg.data)
-    check_class("data", datamodule, spec.datamodule_class, spec)
+    check_class("data", datamodule, spec.training_datamodules, spec)
     datamodule.setup("fit")
     datamodule.require_splits("train", "val", *(["test"] if cfg.get("test") else []))
     model = build_module(cfg, datamodule)
@@ -156,11 +156,15 @@ def register_version(
         print(f"models:/{name}/{version} -> {promotion.promote(client, spec, version)}")
 
 
-def check_class(group: str, built: object, expected: type, spec: TaskSpec) -> None:
+def check_class(
+    group: str, built: object, expected: type | tuple[type, ...], spec: TaskSpec
+) -> None:
     """The ``data``/``model`` config must build the task's own classes."""
     if not isinstance(built, expected):
+        classes = expected if isinstance(expected, tuple) else (expected,)
+        names = " or ".join(c.__qualname__ for c in classes)
         raise RnnpipeError(
-            f"{group}._target_: expected the {spec.name} task's {expected.__qualname__} "
+            f"{group}._target_: expected the {spec.name} task's {names} "
             f"(task_name={spec.name}), got a {type(built).__qualname__}"
         )
 

@@ -20,6 +20,7 @@ class Review:
     text: str
     label: int  # 0 = negative, 1 = positive
     line: int  # where it came from, for error messages and prediction files
+    source: str | None = None  # its file, where a split pools several (a text corpus)
 
 
 def read_reviews(path: str | Path) -> list[Review]:

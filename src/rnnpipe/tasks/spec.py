@@ -29,6 +29,8 @@ class TaskSpec:
 
     ``served``: whether its model is logged as an MLflow pyfunc that answers raw input; its
     input and output columns are the module class's (``input_columns``, ``output_columns``).
+    ``pretraining_datamodules``: other data a training run may read (a text corpus for the
+    generator); ``datamodule_class`` is the task's own, the one a test file is read with.
     """
 
     name: str
@@ -36,6 +38,12 @@ class TaskSpec:
     datamodule_class: type[TaskDataModule]
     headline_metrics: tuple[Metric, ...]
     served: bool = True
+    pretraining_datamodules: tuple[type[TaskDataModule], ...] = ()
+
+    @property
+    def training_datamodules(self) -> tuple[type[TaskDataModule], ...]:
+        """The DataModule classes a training run of the task may build."""
+        return (self.datamodule_class, *self.pretraining_datamodules)
 
     @property
     def registered_model_name(self) -> str:

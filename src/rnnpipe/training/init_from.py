@@ -8,9 +8,10 @@ where its name says:
                   replaced (``{rnn: encoder}``: ``rnn.weight_hh_l0`` -> ``encoder.weight_hh_l0``;
                   a prefix mapped to null is not copied); names match at dot boundaries
     copied        the new model has that name and the same shape
-    by token      both are embeddings over a tokenizer (:attr:`TaskModule.embedding_vocabularies`):
-                  row j of the new embedding (token t) takes the source row of t, where the
-                  source tokenizer knows t; the other rows keep their initialisation
+    by token      both are embeddings over a tokenizer (:attr:`TaskModule.embedding_vocabularies`),
+                  or output layers scoring its tokens (:attr:`TaskModule.output_vocabularies`,
+                  weight and bias): row j of the new one (token t) takes the source row of t,
+                  where the source tokenizer knows t; the other rows keep their initialisation
     by column     a recurrent layer's input-to-hidden matrix ``weight_ih*`` whose inputs differ
                   in width: the leading columns both have. Every task's first layer reads the
                   token embedding first (a generator ``[token; label]``, a tagger
@@ -106,10 +107,13 @@ def mapped_name(name: str, prefixes: Mapping[str, str | None]) -> str | None:
     return name
 
 
-def embedding_tokenizers(module: TaskModule) -> dict[str, str]:
-    """Embedding weight name -> the name of the tokenizer its rows are the tokens of."""
-    vocabularies = module.embedding_vocabularies
-    return {f"{path}.weight": tokenizer for path, tokenizer in vocabularies.items()}
+def token_row_tokenizers(module: TaskModule) -> dict[str, str]:
+    """Name of a parameter whose rows are tokens (an embedding's weight, an output layer's
+    weight and bias) -> the name of the tokenizer of those tokens."""
+    names = {f"{path}.weight": tok for path, tok in module.embedding_vocabularies.items()}
+    for path, tokenizer in module.output_vocabularies.items():
+        names |= {f"{path}.weight": tokenizer, f"{path}.bias": tokenizer}
+    return names
 
 
 @torch.no_grad()
@@ -142,7 +146,7 @@ def init_from(
     """Copy ``source``'s matching parameters into ``model`` in place (module docstring)."""
     transfer = Transfer(source_name)
     parameters = dict(model.named_parameters())
-    target_embeddings, source_embeddings = embedding_tokenizers(model), embedding_tokenizers(source)
+    target_rows, source_rows = token_row_tokenizers(model), token_row_tokenizers(source)
     filled = set()
     for source_key, value in source.named_parameters():
         name = mapped_name(source_key, prefixes)
@@ -150,15 +154,15 @@ def init_from(
             transfer.unused.append(source_key)
             continue
         target = parameters[name]
-        if name in target_embeddings and source_key in source_embeddings:
-            if target.shape[1] != value.shape[1]:
+        if name in target_rows and source_key in source_rows:
+            if target.shape[1:] != value.shape[1:]:
                 transfer.skipped_for_shape[name] = f"{tuple(value.shape)} -> {tuple(target.shape)}"
                 continue
             copied = copy_by_token(
                 target,
                 value,
-                model.tokenizer(target_embeddings[name]).get_vocab(),
-                source.tokenizer(source_embeddings[source_key]).get_vocab(),
+                model.tokenizer(target_rows[name]).get_vocab(),
+                source.tokenizer(source_rows[source_key]).get_vocab(),
             )
             transfer.by_token[name] = {"copied": copied, "rows": target.shape[0]}
         elif reads_a_wider_or_narrower_input(name, target, value):

@@ -51,6 +51,9 @@ class TaskModule(L.LightningModule):
     # embedding module path -> the fitted tokenizer whose tokens its rows are: model.init_from
     # copies such rows by token (rnnpipe.training.init_from)
     embedding_vocabularies: ClassVar[dict[str, str]] = {}
+    # output layer path -> the tokenizer whose tokens its rows (weight and bias) score: copied
+    # by token too, so a language model passes on what it learnt to predict
+    output_vocabularies: ClassVar[dict[str, str]] = {}
     # scoring method -> how an ensemble combines its members' outputs (rnnpipe.training.ensemble);
     # none: the task has no ensembles
     ensemble_methods: ClassVar[dict[str, str]] = {}

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rnnpipe.data.datamodule import TaskDataModule
 from rnnpipe.data.reviews import LABEL_NAMES, Review, ReviewFileDataModule
 from rnnpipe.data.tokenization import (
     BOS,
@@ -66,6 +67,26 @@ def length_bucket(text: str, buckets: Mapping[str, int | None]) -> int:
         if bound is None or len(text) < bound:
             return index
     raise AssertionError("the last bucket has no bound")
+
+
+def check_generation_options(
+    level: str,
+    embeddings_path: str | None,
+    layout: str,
+    length_buckets: Mapping[str, int | None] | None,
+) -> None:
+    """Refuse a token level, layout or length buckets the generator's data cannot have."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    if embeddings_path and level != "word":
+        raise ValueError(
+            f"data.embeddings_path: expected word-level tokens (data.level=word) for word "
+            f"vectors, got data.level={level}"
+        )
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if length_buckets is not None:
+        check_length_buckets(length_buckets)
 
 
 @dataclass(frozen=True)
@@ -118,8 +139,107 @@ def stream_rows(examples: list[LanguageModelRow], stream_length: int) -> list[La
     return rows + ([concatenate(row)] if row else [])
 
 
-class GenerationDataModule(ReviewFileDataModule):
-    """Reviews as conditioned language-model examples: split, tokenizer, batches.
+class LanguageModelDataModule(TaskDataModule):
+    """Texts (:class:`Review` items) as the generator's examples: the tokenizer fitted on the
+    train texts, one example per text or the stream, the batches. A subclass reads the texts
+    (reviews: :class:`GenerationDataModule`; unlabelled text: ``corpus.TextCorpusDataModule``)
+    and says what the conditions are called."""
+
+    label_names: tuple[str, ...] = LABEL_NAMES  # the conditions, by the id in Review.label
+    length_buckets: dict[str, int | None] | None = None
+
+    def fit(self, train: list[Review]) -> dict[str, Any]:
+        hp = self.hparams
+        texts = (r.text for r in train)
+        if hp.level == "char":
+            tokenizer = fit_character_tokenizer(texts, hp.min_frequency, hp.lowercase)
+        else:
+            tokenizer = fit_word_tokenizer(
+                texts, hp.min_frequency, hp.lowercase, special_tokens=SEQUENCE_SPECIAL_TOKENS
+            )
+        return {
+            "tokenizers": {"tokenizer": tokenizer.to_str()},
+            "labels": list(self.label_names),
+            "length_bucket_counts": self.count_buckets(train),
+        }
+
+    def count_buckets(self, reviews: list[Review]) -> list[list[int]] | None:
+        """``counts[label][bucket]``: how often each label's train reviews fall in each bucket."""
+        if self.length_buckets is None:
+            return None
+        counts = [[0] * len(self.length_buckets) for _ in self.label_names]
+        for review in reviews:
+            counts[review.label][length_bucket(review.text, self.length_buckets)] += 1
+        return counts
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """Vocabulary, special ids, labels, the length buckets with their train counts;
+        pretrained vectors if any."""
+        tokenizer = self.preprocessing.tokenizer("tokenizer")
+        ids = {
+            f"{name}_id": tokenizer.token_to_id(token)
+            for name, token in (("pad", PAD), ("unk", UNK), ("bos", BOS), ("eos", EOS))
+        }
+        kwargs = {
+            "vocab_size": tokenizer.get_vocab_size(),
+            "labels": list(self.label_names),
+            "level": self.hparams.level,
+            "length_buckets": list(self.length_buckets) if self.length_buckets else None,
+            "length_bucket_counts": self.preprocessing["length_bucket_counts"],
+            **ids,
+        }
+        vectors = self.word_vectors("embeddings_path", "tokenizer")
+        return kwargs | ({"pretrained_embeddings": vectors} if vectors is not None else {})
+
+    def prepare(self, split: str, reviews: list[Review]) -> list[LanguageModelRow]:
+        """One row per review, except for training in the ``stream`` layout."""
+        examples = self.examples(reviews, split)
+        if split != "train" or self.hparams.layout == "reviews":
+            return examples
+        random.Random(self.hparams.seed).shuffle(examples)
+        return stream_rows(examples, self.hparams.stream_length)
+
+    def examples(self, reviews: list[Review], split: str = "train") -> list[LanguageModelRow]:
+        """One row per review: ``<s> ids`` in, ``ids </s>`` out; a review's ids are cut to
+        ``max_tokens`` (or refused)."""
+        tokenizer = self.preprocessing.tokenizer("tokenizer")
+        bos, eos = tokenizer.token_to_id(BOS), tokenizer.token_to_id(EOS)
+        path = self.source_of(split)
+        examples = []
+        for review, ids in zip(
+            reviews, encode_texts(tokenizer, [r.text for r in reviews]), strict=True
+        ):
+            ids = ids[: self.token_limit(split, len(ids), review.source or path, review.line)]
+            bucket = length_bucket(review.text, self.length_buckets) if self.length_buckets else 0
+            steps = len(ids) + 1
+            examples.append(
+                LanguageModelRow(
+                    [bos, *ids],
+                    [*ids, eos],
+                    [review.label] * steps,
+                    [bucket] * steps,
+                    [review.line],
+                )
+            )
+        return examples
+
+    def collate(self, rows: list[LanguageModelRow]) -> dict[str, Any]:
+        pad = self.preprocessing.tokenizer("tokenizer").token_to_id(PAD)
+        tokens, lengths = pad_batch([r.inputs for r in rows], pad_id=pad)
+        batch = {
+            "tokens": tokens,
+            "targets": pad_batch([r.targets for r in rows], pad_id=pad)[0],
+            "labels": pad_batch([r.labels for r in rows], pad_id=0)[0],
+            "lengths": lengths,
+            "lines": [row.lines[0] for row in rows],  # the line of the review each row starts with
+        }
+        if self.length_buckets:
+            batch["buckets"] = pad_batch([r.buckets for r in rows], pad_id=0)[0]
+        return batch
+
+
+class GenerationDataModule(ReviewFileDataModule, LanguageModelDataModule):
+    """Reviews as conditioned language-model examples, each conditioned on its label.
 
     The split is the seeded, stratified one of the sentiment task; ``test_path`` replaces the
     test part with a file of its own. ``length_buckets`` (``{name: bound}``, or ``None``)
@@ -152,105 +272,6 @@ class GenerationDataModule(ReviewFileDataModule):
         batch_size: int,
         num_workers: int,
     ):
-        if level not in LEVELS:
-            raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
-        if embeddings_path and level != "word":
-            raise ValueError(
-                f"data.embeddings_path: expected word-level tokens (data.level=word) for word "
-                f"vectors, got data.level={level}"
-            )
-        if layout not in LAYOUTS:
-            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-        if length_buckets is not None:
-            check_length_buckets(length_buckets)
+        check_generation_options(level, embeddings_path, layout, length_buckets)
         super().__init__()
         self.length_buckets = dict(length_buckets) if length_buckets is not None else None
-
-    def fit(self, train: list[Review]) -> dict[str, Any]:
-        hp = self.hparams
-        texts = (r.text for r in train)
-        if hp.level == "char":
-            tokenizer = fit_character_tokenizer(texts, hp.min_frequency, hp.lowercase)
-        else:
-            tokenizer = fit_word_tokenizer(
-                texts, hp.min_frequency, hp.lowercase, special_tokens=SEQUENCE_SPECIAL_TOKENS
-            )
-        return {
-            "tokenizers": {"tokenizer": tokenizer.to_str()},
-            "labels": list(LABEL_NAMES),
-            "length_bucket_counts": self.count_buckets(train),
-        }
-
-    def count_buckets(self, reviews: list[Review]) -> list[list[int]] | None:
-        """``counts[label][bucket]``: how often each label's train reviews fall in each bucket."""
-        if self.length_buckets is None:
-            return None
-        counts = [[0] * len(self.length_buckets) for _ in LABEL_NAMES]
-        for review in reviews:
-            counts[review.label][length_bucket(review.text, self.length_buckets)] += 1
-        return counts
-
-    def model_kwargs(self) -> dict[str, Any]:
-        """Vocabulary, special ids, labels, the length buckets with their train counts;
-        pretrained vectors if any."""
-        tokenizer = self.preprocessing.tokenizer("tokenizer")
-        ids = {
-            f"{name}_id": tokenizer.token_to_id(token)
-            for name, token in (("pad", PAD), ("unk", UNK), ("bos", BOS), ("eos", EOS))
-        }
-        kwargs = {
-            "vocab_size": tokenizer.get_vocab_size(),
-            "labels": list(LABEL_NAMES),
-            "level": self.hparams.level,
-            "length_buckets": list(self.length_buckets) if self.length_buckets else None,
-            "length_bucket_counts": self.preprocessing["length_bucket_counts"],
-            **ids,
-        }
-        vectors = self.word_vectors("embeddings_path", "tokenizer")
-        return kwargs | ({"pretrained_embeddings": vectors} if vectors is not None else {})
-
-    def prepare(self, split: str, reviews: list[Review]) -> list[LanguageModelRow]:
-        """One row per review, except for training in the ``stream`` layout."""
-        examples = self.examples(reviews, split)
-        if split != "train" or self.hparams.layout == "reviews":
-            return examples
-        random.Random(self.hparams.seed).shuffle(examples)
-        return stream_rows(examples, self.hparams.stream_length)
-
-    def examples(self, reviews: list[Review], split: str = "train") -> list[LanguageModelRow]:
-        """One row per review: ``<s> ids`` in, ``ids </s>`` out; a review's ids are cut to
-        ``max_tokens`` (or refused)."""
-        tokenizer = self.preprocessing.tokenizer("tokenizer")
-        bos, eos = tokenizer.token_to_id(BOS), tokenizer.token_to_id(EOS)
-        path = self.source_of(split)
-        examples = []
-        for review, ids in zip(
-            reviews, encode_texts(tokenizer, [r.text for r in reviews]), strict=True
-        ):
-            ids = ids[: self.token_limit(split, len(ids), path, review.line)]
-            bucket = length_bucket(review.text, self.length_buckets) if self.length_buckets else 0
-            steps = len(ids) + 1
-            examples.append(
-                LanguageModelRow(
-                    [bos, *ids],
-                    [*ids, eos],
-                    [review.label] * steps,
-                    [bucket] * steps,
-                    [review.line],
-                )
-            )
-        return examples
-
-    def collate(self, rows: list[LanguageModelRow]) -> dict[str, Any]:
-        pad = self.preprocessing.tokenizer("tokenizer").token_to_id(PAD)
-        tokens, lengths = pad_batch([r.inputs for r in rows], pad_id=pad)
-        batch = {
-            "tokens": tokens,
-            "targets": pad_batch([r.targets for r in rows], pad_id=pad)[0],
-            "labels": pad_batch([r.labels for r in rows], pad_id=0)[0],
-            "lengths": lengths,
-            "lines": [row.lines[0] for row in rows],  # the line of the review each row starts with
-        }
-        if self.length_buckets:
-            batch["buckets"] = pad_batch([r.buckets for r in rows], pad_id=0)[0]
-        return batch

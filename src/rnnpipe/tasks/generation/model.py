@@ -45,6 +45,7 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
     input_columns = ("label",)
     input_description = "a 'label' column of sentiment labels (e.g. 'positive')"
     embedding_vocabularies = {"embedding": "tokenizer"}
+    output_vocabularies = {"head": "tokenizer"}
     # length: only with length buckets; log_probability: of the review and its </s>, under the
     # distribution it was sampled from (rnnpipe.decoding.sampling)
     output_columns = ("label", "length", "review", "log_probability")

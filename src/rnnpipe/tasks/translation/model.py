@@ -56,6 +56,7 @@ def lowercases(tokenizer: Tokenizer) -> bool:
 class Translator(TaskModule):
     input_description = "a 'text' column of English sentences"
     embedding_vocabularies = {"source_embedding": "source", "target_embedding": "target"}
+    output_vocabularies = {"output": "target"}
     # an ensemble searches over every member's steps; its teacher-forced loss is the first's
     ensemble_methods = {"search_state": "state_per_member", "decode_step": "mean_probability"}
     unsaved_arguments = ("pretrained_embeddings", "pretrained_target_embeddings")  # data
