@@ -68,6 +68,11 @@ else
 		'model.init_from=$(TRANSFER_DIR)/fold$${data.fold}/checkpoints/last.ckpt' $(ARGS)
 endif
 
+CORPUS_LM_DIR := $${paths.output_dir}/transfer/corpus_lm/$(shell date +%Y-%m-%d_%H-%M-%S)
+transfer-generation: $(STAMP) ## the generator on the real reviews, started from a character LM of the other train splits' English (experiment=corpus_lm; 2 steps)
+	$(BIN)/rnnpipe-train experiment=corpus_lm 'hydra.run.dir=$(CORPUS_LM_DIR)' $(ARGS)
+	$(BIN)/rnnpipe-train experiment=generation_full 'model.init_from=$(CORPUS_LM_DIR)/checkpoints/last.ckpt' $(ARGS)
+
 baseline: $(STAMP) ## the baseline of TASK=<experiment> (sentiment*: TF-IDF + LR, ner*: most-frequent tag), same splits and scorer, in MLflow; FOLDS=5: every fold, one group
 	$(BIN)/rnnpipe-baseline $(if $(FOLDS),--multirun data.folds=$(FOLDS) 'data.fold=range($(FOLDS))') experiment=$(TASK) $(ARGS)
 
@@ -131,4 +136,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install baseline transfer-sentiment train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep cross-validate tune data evaluate predict serve-model promote gc ui server results bench bench-tasks test fuzz lint format clean distclean
+.PHONY: help install baseline transfer-sentiment transfer-generation train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep cross-validate tune data evaluate predict serve-model promote gc ui server results bench bench-tasks test fuzz lint format clean distclean
