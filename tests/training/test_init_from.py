@@ -121,6 +121,21 @@ def test_init_from_maps_name_prefixes_onto_the_translation_encoder():
     assert torch.equal(after[reverse], before[reverse])
 
 
+def test_init_from_gives_a_tagger_the_word_columns_only_not_the_generators_label_columns():
+    tagger = built_on_sample("ner", *SIZES)
+    words = " ".join(tagger.tokenizer("words").get_vocab())
+    source = language_model(words)  # reads [word (4); label (16)]
+    before = snapshot(tagger)  # reads [word (4); casing (8); characters (50)]
+    transfer = init_from(tagger, source, "lm.ckpt", {})
+
+    columns = before["rnn.weight_ih_l0"].shape[1]
+    assert columns > 20
+    assert transfer.by_column == {"rnn.weight_ih_l0": {"copied": 4, "columns": columns}}
+    after = snapshot(tagger)
+    assert torch.equal(after["rnn.weight_ih_l0"][:, :4], source.rnn.weight_ih_l0[:, :4])
+    assert torch.equal(after["rnn.weight_ih_l0"][:, 4:], before["rnn.weight_ih_l0"][:, 4:])
+
+
 def test_init_from_a_null_prefix_keeps_those_tensors_out():
     source = language_model("the soup")
     target = language_model("the soup")

@@ -13,10 +13,11 @@ where its name says:
                   weight and bias): row j of the new one (token t) takes the source row of t,
                   where the source tokenizer knows t; the other rows keep their initialisation
     by column     a recurrent layer's input-to-hidden matrix ``weight_ih*`` whose inputs differ
-                  in width: the leading columns both have. Every task's first layer reads the
-                  token embedding first (a generator ``[token; label]``, a tagger
-                  ``[word; casing; characters]``), and a layer above reads the forward
-                  direction first, so those columns read the same features in both
+                  in width: the leading columns that read the same features in both. Every
+                  task's first layer reads the token embedding first (a generator
+                  ``[token; label]``, a tagger ``[word; casing; characters]``), so there the
+                  columns of the narrower embedding; a layer above reads the forward direction
+                  first, so there the columns both have
     skipped       same name, another shape, or embeddings of another dimension
     missing       new parameters the source has none for: they keep their initialisation
     unused        source parameters with no place in the new model
@@ -27,6 +28,7 @@ model's own data. :class:`Transfer` says which went where.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -139,6 +141,22 @@ def reads_a_wider_or_narrower_input(name: str, target: torch.Tensor, source: tor
     )
 
 
+FIRST_LAYER_INPUT = re.compile(r"weight_ih_l0(_reverse)?$")
+
+
+def shared_input_columns(
+    name: str, target: torch.Tensor, source: torch.Tensor, model: TaskModule, origin: TaskModule
+) -> int:
+    """How many leading input columns of ``name`` read the same features in ``model`` as in
+    ``origin`` (the module docstring's *by column*)."""
+    columns = min(target.shape[1], source.shape[1])
+    if FIRST_LAYER_INPUT.search(name):
+        widths = [m.hparams.get("embedding_dim") for m in (model, origin)]
+        if None not in widths:
+            columns = min(columns, *widths)  # past it: a label, casing, characters
+    return columns
+
+
 @torch.no_grad()
 def init_from(
     model: TaskModule, source: TaskModule, source_name: str, prefixes: Mapping[str, str | None]
@@ -166,7 +184,7 @@ def init_from(
             )
             transfer.by_token[name] = {"copied": copied, "rows": target.shape[0]}
         elif reads_a_wider_or_narrower_input(name, target, value):
-            columns = min(target.shape[1], value.shape[1])
+            columns = shared_input_columns(name, target, value, model, source)
             target[:, :columns] = value[:, :columns].to(target.dtype)
             transfer.by_column[name] = {"copied": columns, "columns": target.shape[1]}
         elif target.shape != value.shape:
