@@ -56,22 +56,32 @@ cross-validate: $(STAMP) ## 5-fold cross-validation of sentiment on the real rev
 
 TASK ?= sentiment
 FOLDS ?=
-TRANSFER_DIR := $${paths.output_dir}/transfer/sentiment_lm/$(shell date +%Y-%m-%d_%H-%M-%S)
+# the two-step transfer recipes: step 1's language model goes to outputs/transfer/<its experiment>/<time>/
+TRANSFER_TIME := $(shell date +%Y-%m-%d_%H-%M-%S)
+language_model_dir = $${paths.output_dir}/transfer/$(1)/$(TRANSFER_TIME)
+define two_steps
+	$(BIN)/rnnpipe-train experiment=$(1) 'hydra.run.dir=$(call language_model_dir,$(1))' $(ARGS)
+	$(BIN)/rnnpipe-train experiment=$(2) 'model.init_from=$(call language_model_dir,$(1))/checkpoints/last.ckpt' $(ARGS)
+endef
+
 transfer-sentiment: $(STAMP) ## sentiment on the real reviews, started from a word-level language model of its own train split (2 steps); FOLDS=5: one LM per fold
 ifeq ($(FOLDS),)
-	$(BIN)/rnnpipe-train experiment=sentiment_lm 'hydra.run.dir=$(TRANSFER_DIR)' $(ARGS)
-	$(BIN)/rnnpipe-train experiment=sentiment_full 'model.init_from=$(TRANSFER_DIR)/checkpoints/last.ckpt' $(ARGS)
+	$(call two_steps,sentiment_lm,sentiment_full)
 else
 	$(BIN)/rnnpipe-train --multirun experiment=sentiment_lm data.folds=$(FOLDS) 'data.fold=range($(FOLDS))' \
-		'hydra.sweep.dir=$(TRANSFER_DIR)' 'hydra.sweep.subdir=fold$${data.fold}' $(ARGS)
+		'hydra.sweep.dir=$(call language_model_dir,sentiment_lm)' 'hydra.sweep.subdir=fold$${data.fold}' $(ARGS)
 	$(BIN)/rnnpipe-train --multirun experiment=sentiment_full data.folds=$(FOLDS) 'data.fold=range($(FOLDS))' \
-		'model.init_from=$(TRANSFER_DIR)/fold$${data.fold}/checkpoints/last.ckpt' $(ARGS)
+		'model.init_from=$(call language_model_dir,sentiment_lm)/fold$${data.fold}/checkpoints/last.ckpt' $(ARGS)
 endif
 
-CORPUS_LM_DIR := $${paths.output_dir}/transfer/corpus_lm/$(shell date +%Y-%m-%d_%H-%M-%S)
-transfer-generation: $(STAMP) ## the generator on the real reviews, started from a character LM of the other train splits' English (experiment=corpus_lm; 2 steps)
-	$(BIN)/rnnpipe-train experiment=corpus_lm 'hydra.run.dir=$(CORPUS_LM_DIR)' $(ARGS)
-	$(BIN)/rnnpipe-train experiment=generation_full 'model.init_from=$(CORPUS_LM_DIR)/checkpoints/last.ckpt' $(ARGS)
+transfer-generation: $(STAMP) ## the generator on the real reviews, started from a character LM of the other train splits' English (experiment=generation_lm; 2 steps)
+	$(call two_steps,generation_lm,generation_full)
+
+transfer-ner: $(STAMP) ## NER on the real CoNLL-2003, started from a word LM of its train sentences (experiment=ner_lm; 2 steps)
+	$(call two_steps,ner_lm,ner_conll2003)
+
+transfer-translation: $(STAMP) ## translation on the real Multi30k, the encoder started from a word LM of its English train captions (experiment=translation_lm; 2 steps)
+	$(call two_steps,translation_lm,translation_multi30k)
 
 baseline: $(STAMP) ## the baseline of TASK=<experiment> (sentiment*: TF-IDF + LR, ner*: most-frequent tag), same splits and scorer, in MLflow; FOLDS=5: every fold, one group
 	$(BIN)/rnnpipe-baseline $(if $(FOLDS),--multirun data.folds=$(FOLDS) 'data.fold=range($(FOLDS))') experiment=$(TASK) $(ARGS)
@@ -136,4 +146,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install baseline transfer-sentiment transfer-generation train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep cross-validate tune data evaluate predict serve-model promote gc ui server results bench bench-tasks test fuzz lint format clean distclean
+.PHONY: help install baseline transfer-sentiment transfer-generation transfer-ner transfer-translation train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep cross-validate tune data evaluate predict serve-model promote gc ui server results bench bench-tasks test fuzz lint format clean distclean

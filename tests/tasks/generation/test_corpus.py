@@ -60,11 +60,33 @@ def test_the_corpus_pools_every_text_of_its_files_into_disjoint_splits():
     assert batch["labels"].max().item() == 0  # one condition
 
 
+def test_a_test_file_of_its_own_replaces_the_held_out_part(tmp_path):
+    path = tmp_path / "held_out.txt"
+    path.write_text("A cat sleeps.\nTwo birds sing.\n")
+    datamodule = corpus_datamodule(f"data.test_path={path}", "data.test_fraction=0.3")
+    assert [t.text for t in datamodule.read_splits()["test"]] == [
+        "A cat sleeps.",
+        "Two birds sing.",
+    ]
+    pooled = sum(len(datamodule.read_splits()[split]) for split in ("train", "val"))
+    assert pooled == len(read_corpus_file(str(CAPTIONS), "lines")) + len(read_conll(CONLL))
+    assert datamodule.input_files()["test"] == path
+
+
 def test_a_corpus_file_of_an_unknown_format_is_refused_by_its_key():
     with pytest.raises(InstantiationException, match=r"data\.corpus\.captions\.format: expected"):
         corpus_datamodule(
             corpus={"captions": {"path": str(CAPTIONS), "format": "csv"}},
         )
+
+
+def test_a_corpus_file_mapped_to_null_is_left_out():
+    datamodule = corpus_datamodule("data.corpus.multi30k_en=null")
+    sources = {t.source for split in datamodule.read_splits().values() for t in split}
+    assert sources == {str(CONLL)}
+    assert list(datamodule.input_files()) == ["conll2003"]
+    with pytest.raises(InstantiationException, match=r"data\.corpus: expected at least one file"):
+        corpus_datamodule("data.corpus.multi30k_en=null", "data.corpus.conll2003=null")
 
 
 def test_a_missing_corpus_file_is_named():

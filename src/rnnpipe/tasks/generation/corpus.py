@@ -6,14 +6,16 @@ and a generator or classifier then starts from it (``model.init_from``). This da
 such files as the generator's data with a single condition, ``text``: the model is the same
 ``ReviewGenerator``, unconditioned in effect, so every recurrent and token weight carries over.
 
-``corpus`` names the files and their formats:
+``corpus`` names the files and their formats (a name mapped to null is left out, so a recipe
+can drop a file of the one it builds on):
 
     lines   one text per line (plain or ``.gz``); blank lines are skipped
     conll   the CoNLL column format: each sentence's tokens, detokenised (``lamb .`` -> ``lamb.``)
 
 Only train splits belong here: a recipe's pretraining text must never hold the validation or
 test text it is scored on. The texts of all files are pooled and split at random (``split_seed``)
-into train, validation (early stopping) and test parts of the corpus itself.
+into train, validation (early stopping) and test parts of the corpus itself; ``test_path``, a
+``lines`` file, replaces the test part, as for the other tasks.
 """
 
 from __future__ import annotations
@@ -53,13 +55,18 @@ def read_corpus_file(path: str, file_format: str) -> list[Review]:
     return [Review(detokenize(s.words), 0, s.lines[0], path) for s in read_conll(path)]
 
 
-def check_corpus(corpus: Mapping[str, Mapping[str, str]]) -> None:
+def corpus_files(corpus: Mapping[str, Mapping[str, str] | None]) -> dict[str, Mapping[str, str]]:
+    """The files of ``data.corpus`` that are not left out (mapped to null)."""
+    return {name: entry for name, entry in corpus.items() if entry is not None}
+
+
+def check_corpus(corpus: Mapping[str, Mapping[str, str] | None]) -> None:
     """``{name: {path, format}}``, at least one, each format one of :data:`FORMATS`."""
-    if not corpus:
+    if not corpus_files(corpus):
         raise ValueError(
             "data.corpus: expected at least one file, as name: {path: ..., format: lines|conll}"
         )
-    for name, entry in corpus.items():
+    for name, entry in corpus_files(corpus).items():
         if not isinstance(entry, Mapping) or set(entry) != {"path", "format"}:
             raise ValueError(
                 f"data.corpus.{name}: expected {{path: ..., format: lines|conll}}, got {entry!r}"
@@ -73,16 +80,17 @@ def check_corpus(corpus: Mapping[str, Mapping[str, str]]) -> None:
 class TextCorpusDataModule(LanguageModelDataModule):
     """The generator's batches (:class:`LanguageModelDataModule`) over unlabelled text files.
 
-    Every text has the one condition ``text``; there are no length buckets, folds or test file
-    of its own: the validation and test parts are ``val_fraction`` and ``test_fraction`` of the
-    pooled texts.
+    Every text has the one condition ``text``; there are no length buckets or folds: the
+    validation and test parts are ``val_fraction`` and ``test_fraction`` of the pooled texts, or
+    the test part is the ``lines`` file ``test_path``.
     """
 
     label_names = (CORPUS_LABEL,)
 
     def __init__(
         self,
-        corpus: Mapping[str, Mapping[str, str]],
+        corpus: Mapping[str, Mapping[str, str] | None],
+        test_path: str | None,
         level: str,
         layout: str,
         stream_length: int,
@@ -105,28 +113,36 @@ class TextCorpusDataModule(LanguageModelDataModule):
         hp = self.hparams
         texts = [
             text
-            for entry in hp.corpus.values()
+            for entry in corpus_files(hp.corpus).values()
             for text in read_corpus_file(entry["path"], entry["format"])
         ]
         if not texts:
-            paths = ", ".join(entry["path"] for entry in hp.corpus.values())
+            paths = ", ".join(entry["path"] for entry in corpus_files(hp.corpus).values())
             raise DataFormatError(paths, None, "at least one text in the corpus files", "none")
+        test_fraction = 0.0 if hp.test_path else hp.test_fraction
         train, val, test = stratified_split(
-            [0] * len(texts), hp.val_fraction, hp.test_fraction, hp.split_seed
+            [0] * len(texts), hp.val_fraction, test_fraction, hp.split_seed
         )
         parts = {"train": train, "val": val, "test": test}
-        return {split: [texts[i] for i in ids] for split, ids in parts.items()}
+        splits = {split: [texts[i] for i in ids] for split, ids in parts.items()}
+        return splits | ({"test": self.read_test_file(hp.test_path)} if hp.test_path else {})
+
+    def read_test_file(self, path: str) -> list[Review]:
+        return read_corpus_file(path, "lines")
 
     def source_of(self, split: str) -> str:
         return "the corpus"  # each text names its own file (Review.source)
 
     def empty_split_message(self, split: str) -> str:
         hp = self.hparams
+        files = len(corpus_files(hp.corpus))
         return (
-            f"data.corpus: the {split} split of {len(hp.corpus)} file(s) is empty: add text or "
+            f"data.corpus: the {split} split of {files} file(s) is empty: add text or "
             f"raise data.{split}_fraction (data.val_fraction={hp.val_fraction}, "
             f"data.test_fraction={hp.test_fraction})"
         )
 
     def training_files(self) -> dict[str, Path]:
-        return {name: Path(entry["path"]) for name, entry in self.hparams.corpus.items()}
+        files = corpus_files(self.hparams.corpus)
+        test = {"test": Path(self.hparams.test_path)} if self.hparams.test_path else {}
+        return {name: Path(entry["path"]) for name, entry in files.items()} | test
