@@ -13,7 +13,7 @@ from hydra.utils import get_class
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
 
-from rnnpipe.cli.tune import as_override, open_study, suggest, tune
+from rnnpipe.cli.tune import as_override, open_study, suggest, trial_runs, tune
 from rnnpipe.config import CONFIG_DIR
 from rnnpipe.errors import RnnpipeError
 
@@ -138,13 +138,49 @@ def test_a_trial_of_several_seeds_scores_their_mean(run_study, tmp_path):
     assert sorted(by_seed) == ["7", "8"]
     best = {seed: max(m.value for m in client.get_metric_history(run.info.run_id, "val/f1"))
             for seed, run in by_seed.items()}  # fmt: skip
-    assert trial.user_attrs["seed_values"] == [pytest.approx(best["7"]), pytest.approx(best["8"])]
+    assert trial.user_attrs["run_values"] == [pytest.approx(best["7"]), pytest.approx(best["8"])]
     assert trial.value == pytest.approx((best["7"] + best["8"]) / 2)
     assert {run.info.run_name for run in runs.values()} == {
         "sentiment-tpe-trial-0-seed-7", "sentiment-tpe-trial-0-seed-8",
     }  # fmt: skip
     assert trial.user_attrs["mlflow_run_id"] == by_seed["7"].info.run_id  # it reports the curve
     assert all(r.data.tags["rnnpipe.optuna.trial"] == "0" for r in runs.values())
+
+
+def test_a_cross_validated_trial_trains_every_fold_and_scores_their_validation_mean(
+    run_study, tmp_path
+):
+    study = run_study(
+        "hparams_search.n_trials=1", "hparams_search.folds_per_trial=2", "trainer.max_epochs=1",
+        *TINY,
+    )  # fmt: skip
+    [trial] = study.get_trials()
+    client, runs = sentiment_runs(tmp_path)
+    by_fold = {run.data.params["data.fold"]: run for run in runs.values()}
+    assert sorted(by_fold) == ["0", "1"]
+    assert {run.data.params["data.folds"] for run in runs.values()} == {"2"}
+    assert {run.info.run_name for run in runs.values()} == {
+        "sentiment-tpe-trial-0-fold-0", "sentiment-tpe-trial-0-fold-1",
+    }  # fmt: skip
+    best = [max(m.value for m in client.get_metric_history(by_fold[f].info.run_id, "val/f1"))
+            for f in ("0", "1")]  # fmt: skip
+    assert trial.user_attrs["run_values"] == pytest.approx(best)  # validation, not the test fold
+    assert trial.value == pytest.approx(sum(best) / 2)
+
+
+def test_trial_runs_are_each_seed_on_every_fold_and_a_bad_fold_count_is_refused(run_study):
+    cfg = run_study.compose(
+        "hparams_search.seeds_per_trial=2", "hparams_search.folds_per_trial=2", "seed=3"
+    )
+    assert trial_runs(cfg) == [
+        ("-seed-3-fold-0", ["seed=3", "data.folds=2", "data.fold=0"]),
+        ("-seed-3-fold-1", ["seed=3", "data.folds=2", "data.fold=1"]),
+        ("-seed-4-fold-0", ["seed=4", "data.folds=2", "data.fold=0"]),
+        ("-seed-4-fold-1", ["seed=4", "data.folds=2", "data.fold=1"]),
+    ]
+    cfg.hparams_search.folds_per_trial = 1
+    with pytest.raises(RnnpipeError, match=r"hparams_search\.folds_per_trial: expected null or"):
+        trial_runs(cfg)
 
 
 def test_a_trial_with_a_bad_validation_curve_is_pruned_and_its_run_killed(run_study, tmp_path):

@@ -203,26 +203,47 @@ def trial_config(overrides: Sequence[str]) -> Iterator[DictConfig]:
         HydraConfig.instance().cfg = outer
 
 
+def trial_runs(cfg: DictConfig) -> list[tuple[str, list[str]]]:
+    """``(name suffix, overrides)`` of each run a trial trains: ``seeds_per_trial`` seeds
+    (``seed``, ``seed + 1``, ...), each on every fold of ``folds_per_trial`` when it is set
+    (``data.folds=k data.fold=i``: k-fold cross-validation, scored on each fold's validation
+    split, never on its test fold)."""
+    search = cfg[SEARCH_KEY]
+    seeds, folds = search.seeds_per_trial, search.get("folds_per_trial")
+    if not isinstance(seeds, int) or seeds < 1:
+        raise RnnpipeError(f"{SEARCH_KEY}.seeds_per_trial: expected a positive integer, "
+                           f"got {seeds!r}")  # fmt: skip
+    if folds is not None and (not isinstance(folds, int) or folds < 2):
+        raise RnnpipeError(f"{SEARCH_KEY}.folds_per_trial: expected null or an integer of at "
+                           f"least 2, got {folds!r}")  # fmt: skip
+    runs = []
+    for seed in range(cfg.seed, cfg.seed + seeds):
+        seed_run = ("", []) if seeds == 1 else (f"-seed-{seed}", [f"seed={seed}"])
+        if folds is None:
+            runs.append(seed_run)
+            continue
+        suffix, overrides = seed_run
+        runs += [
+            (f"{suffix}-fold-{fold}", [*overrides, f"data.folds={folds}", f"data.fold={fold}"])
+            for fold in range(folds)
+        ]
+    return runs
+
+
 def run_trial(
     trial: optuna.Trial,
     cfg: DictConfig,
     command_line: Sequence[str],
     params: Mapping[str, Any],
 ) -> float:
-    """Train the config this trial's values give, ``seeds_per_trial`` times (seeds ``seed``,
-    ``seed + 1``, ...: one seed's validation score is noisy at this data size); the trial's value
-    is the mean over the seeds of each run's best ``optimized_metric``. Only the first seed's
-    curve is reported to the trial (Optuna keeps one value a step), so the pruner judges it."""
+    """Train the config this trial's values give once for each of :func:`trial_runs` (one
+    validation score is noisy at small data sizes); the trial's value is the mean over the runs
+    of each run's best ``optimized_metric``. Only the first run's curve is reported to the trial
+    (Optuna keeps one value a step), so the pruner judges it."""
     search = cfg[SEARCH_KEY]
     sampled = [as_override(key, suggest(trial, key, space)) for key, space in params.items()]
-    seeds = search.seeds_per_trial
-    if not isinstance(seeds, int) or seeds < 1:
-        raise RnnpipeError(f"{SEARCH_KEY}.seeds_per_trial: expected a positive integer, "
-                           f"got {seeds!r}")  # fmt: skip
     values = []
-    for index in range(seeds):
-        seed = [f"seed={cfg.seed + index}"] if seeds > 1 else []  # one seed: the config's own
-        suffix = f"-seed-{cfg.seed + index}" if seeds > 1 else ""
+    for index, (suffix, run_overrides) in enumerate(trial_runs(cfg)):
         run_dir = Path(cfg.paths.run_dir) / f"trial_{trial.number:03d}{suffix.replace('-', '_')}"
         overrides = [
             *search.trial_overrides,
@@ -230,7 +251,7 @@ def run_trial(
             *sampled,
             f"run_name={search.study_name}-trial-{trial.number}{suffix}",
             f"paths.run_dir={run_dir}",
-            *seed,
+            *run_overrides,
         ]
         reporter = TrialReporter(trial, cfg.optimized_metric, reports=index == 0)
         with trial_config(overrides) as trial_cfg:
@@ -241,7 +262,7 @@ def run_trial(
                 raise
         reporter.set_tags({"rnnpipe.optuna.state": "COMPLETE"})
         values.append(metrics[cfg.optimized_metric])
-    trial.set_user_attr("seed_values", values)
+    trial.set_user_attr("run_values", values)
     return float(np.mean(values))
 
 
