@@ -124,8 +124,9 @@ bench: $(STAMP) ## RNN speed against PyTorch's own RNN (ratios, same process), J
 bench-tasks: $(STAMP) ## whole-pipeline speed of every task (train, validate, decode, serve) against its nn.RNN twin
 	$(BIN)/python scripts/bench_tasks.py $(ARGS)
 
-test: $(STAMP) ## run the whole test suite (slow tests included)
-	$(BIN)/pytest $(ARGS)
+TEST_WORKERS ?= auto
+test: $(STAMP) ## run the whole test suite (slow tests included), a worker per core (TEST_WORKERS=1: one); a test file stays on one worker, so its shared fixtures are trained once
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 FUZZ_EXAMPLES ?= 20000
 fuzz: $(STAMP) ## fuzz every data reader longer: FUZZ_EXAMPLES damaged files each (RNNPIPE_FUZZ_SEED=...)
