@@ -31,7 +31,7 @@ def test_each_experiment_composes_and_resolves(compose_config, experiment):
     # the MLflow experiment and registered model are named after the task whose classes these are
     spec = task_spec(cfg.task_name)
     assert get_class(cfg.model._target_) is spec.module_class
-    assert get_class(cfg.data._target_) is spec.datamodule_class
+    assert get_class(cfg.data._target_) in spec.training_datamodules
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert resolved["paths"]["root_dir"] == str(CONFIG_DIR.parent)
     for target in targets(cfg):

@@ -24,12 +24,12 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from rnnpipe.data.column_file import read_column_sentences
 from rnnpipe.data.reviews import Review
 from rnnpipe.data.splits import stratified_split
 from rnnpipe.data.text_file import read_lines
 from rnnpipe.errors import DataFormatError
 from rnnpipe.tasks.generation.data import LanguageModelDataModule, check_generation_options
-from rnnpipe.tasks.ner.conll import read_conll
 
 FORMATS = ("lines", "conll")
 CORPUS_LABEL = "text"  # the one condition of every corpus text
@@ -52,7 +52,10 @@ def read_corpus_file(path: str, file_format: str) -> list[Review]:
             for number, text in read_lines(path)
             if text.strip()
         ]
-    return [Review(detokenize(s.words), 0, s.lines[0], path) for s in read_conll(path)]
+    return [
+        Review(detokenize([columns[0] for columns, _ in sentence]), 0, sentence[0][1], path)
+        for sentence in read_column_sentences(path)
+    ]
 
 
 def corpus_files(corpus: Mapping[str, Mapping[str, str] | None]) -> dict[str, Mapping[str, str]]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rnnpipe.data.text_file import read_lines
+from rnnpipe.data.column_file import read_column_sentences
 from rnnpipe.errors import DataFormatError
 from rnnpipe.tasks.ner.schemes import (
     INPUT_SCHEMES,
@@ -27,7 +27,6 @@ from rnnpipe.tasks.ner.schemes import (
 
 log = logging.getLogger(__name__)
 
-DOCSTART = "-DOCSTART-"
 COLUMN_COUNTS = (2, 4)  # token NER | token POS chunk NER
 
 
@@ -46,44 +45,31 @@ def read_conll(path: str | Path) -> list[Sentence]:
     that is not ``O``/``B-<type>``/``I-<type>``, raises :class:`DataFormatError` naming the line.
     """
     sentences: list[Sentence] = []
-    tokens: list[tuple[str, str, int]] = []
     columns_in_file = None
-
-    def end_sentence() -> None:
-        if tokens:
-            words, tags, lines = zip(*tokens, strict=True)
-            sentences.append(Sentence(words, tags, lines))
-            tokens.clear()
-
-    for number, line in read_lines(path):
-        columns = line.split()
-        if not columns:
-            end_sentence()
-            continue
-        if columns[0] == DOCSTART:
-            end_sentence()
-            continue
-        if columns_in_file is None:
-            if len(columns) not in COLUMN_COUNTS:
+    for token_lines in read_column_sentences(path):
+        for columns, number in token_lines:
+            if columns_in_file is None:
+                if len(columns) not in COLUMN_COUNTS:
+                    raise DataFormatError(
+                        path,
+                        number,
+                        "2 columns (token NER) or 4 columns (token POS chunk NER)",
+                        f"{len(columns)} columns",
+                    )
+                columns_in_file = len(columns)
+            elif len(columns) != columns_in_file:
                 raise DataFormatError(
                     path,
                     number,
-                    "2 columns (token NER) or 4 columns (token POS chunk NER)",
+                    f"{columns_in_file} columns like the file's first token line",
                     f"{len(columns)} columns",
                 )
-            columns_in_file = len(columns)
-        elif len(columns) != columns_in_file:
-            raise DataFormatError(
-                path,
-                number,
-                f"{columns_in_file} columns like the file's first token line",
-                f"{len(columns)} columns",
-            )
-        tag = columns[-1]
-        if not is_valid_tag(tag, "IOB2"):
-            raise DataFormatError(path, number, "a tag O, B-<type> or I-<type>", repr(tag))
-        tokens.append((columns[0], tag, number))
-    end_sentence()
+            if not is_valid_tag(columns[-1], "IOB2"):
+                expected = "a tag O, B-<type> or I-<type>"
+                raise DataFormatError(path, number, expected, repr(columns[-1]))
+        words = tuple(columns[0] for columns, _ in token_lines)
+        tags = tuple(columns[-1] for columns, _ in token_lines)
+        sentences.append(Sentence(words, tags, tuple(number for _, number in token_lines)))
     if not sentences:
         raise DataFormatError(path, None, "at least one tagged sentence", "none")
     return sentences
