@@ -49,7 +49,7 @@ def baseline(cfg: DictConfig) -> dict[str, float]:
         cfg.baseline = OmegaConf.to_container(cfg.baseline, resolve=True)
         del cfg.baselines
     datamodule = instantiate(cfg.data)
-    check_class("data", datamodule, spec.datamodule_class, spec)
+    check_class("data", datamodule, (spec.datamodule_class,), spec)
     datamodule.setup("fit")
     datamodule.require_splits("train", "val")
     method = instantiate(cfg.baseline)

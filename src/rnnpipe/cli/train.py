@@ -57,7 +57,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     datamodule.setup("fit")
     datamodule.require_splits("train", "val", *(["test"] if cfg.get("test") else []))
     model = build_module(cfg, datamodule)
-    check_class("model", model, spec.module_class, spec)
+    check_class("model", model, (spec.module_class,), spec)
     # a resume carries on from its own weights: the transfer was applied when the run began
     transfer = start_from(cfg, model) if cfg.model.get("init_from") and not saved else None
     model.run_config = OmegaConf.to_container(cfg, resolve=True)
@@ -156,13 +156,10 @@ def register_version(
         print(f"models:/{name}/{version} -> {promotion.promote(client, spec, version)}")
 
 
-def check_class(
-    group: str, built: object, expected: type | tuple[type, ...], spec: TaskSpec
-) -> None:
-    """The ``data``/``model`` config must build the task's own classes."""
+def check_class(group: str, built: object, expected: tuple[type, ...], spec: TaskSpec) -> None:
+    """The ``data``/``model`` config must build one of the task's own classes."""
     if not isinstance(built, expected):
-        classes = expected if isinstance(expected, tuple) else (expected,)
-        names = " or ".join(c.__qualname__ for c in classes)
+        names = " or ".join(c.__qualname__ for c in expected)
         raise RnnpipeError(
             f"{group}._target_: expected the {spec.name} task's {names} "
             f"(task_name={spec.name}), got a {type(built).__qualname__}"

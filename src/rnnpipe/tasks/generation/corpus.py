@@ -133,9 +133,6 @@ class TextCorpusDataModule(LanguageModelDataModule):
     def read_test_file(self, path: str) -> list[Review]:
         return read_corpus_file(path, "lines")
 
-    def source_of(self, split: str) -> str:
-        return "the corpus"  # each text names its own file (Review.source)
-
     def empty_split_message(self, split: str) -> str:
         hp = self.hparams
         files = len(corpus_files(hp.corpus))

@@ -204,12 +204,12 @@ class LanguageModelDataModule(TaskDataModule):
         ``max_tokens`` (or refused)."""
         tokenizer = self.preprocessing.tokenizer("tokenizer")
         bos, eos = tokenizer.token_to_id(BOS), tokenizer.token_to_id(EOS)
-        path = self.source_of(split)
         examples = []
         for review, ids in zip(
             reviews, encode_texts(tokenizer, [r.text for r in reviews]), strict=True
         ):
-            ids = ids[: self.token_limit(split, len(ids), review.source or path, review.line)]
+            source = review.source or self.source_of(split)  # a corpus text names its own file
+            ids = ids[: self.token_limit(split, len(ids), source, review.line)]
             bucket = length_bucket(review.text, self.length_buckets) if self.length_buckets else 0
             steps = len(ids) + 1
             examples.append(
