@@ -4,9 +4,14 @@
     rnnpipe-evaluate model_uri=outputs/sentiment/runs/<time>/checkpoints/last.ckpt data_path=...
     rnnpipe-evaluate 'model_uri=[seed1.ckpt,seed2.ckpt]' data_path=...     # an ensemble
     rnnpipe-evaluate 'model_uri=[...]' data_path=... register_model=true  # ... as a version
+    rnnpipe-evaluate model_uri=runs:/<a seed group's parent run>  # its seeds' ensemble, own test
+    rnnpipe-evaluate -m model_uri=runs:/<group of folds x seeds> 'fold=range(5)'  # CV of ensembles
 
 The model carries its fitted tokenizers and the config of the data it was trained on, so the
-same reader and tokenization apply to the new file; nothing is refitted.
+same reader and tokenization apply to the new file; nothing is refitted. Without ``data_path``
+the model is scored on its own test split, as that config draws it (the held-out split, or the
+fold); the run then logs that config as ``data.*`` params, so it has the test-set identity of
+the training runs and ``rnnpipe-compare`` pairs it with them.
 """
 
 from __future__ import annotations
@@ -39,17 +44,28 @@ from rnnpipe.training.module import TaskModule
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         checkpoints = resolve_checkpoints(
-            model_references(cfg.model_uri), Path(tmp), cfg.logger.get("tracking_uri")
+            model_references(cfg.model_uri),
+            Path(tmp),
+            cfg.logger.get("tracking_uri"),
+            fold=cfg.get("fold"),
         )
         return evaluate_checkpoints(cfg, checkpoints)
 
 
 def evaluate_checkpoints(cfg: DictConfig, checkpoints: list[tuple[str, Path]]) -> dict[str, float]:
-    """Score the model of the checkpoints (several: their ensemble) on ``cfg.data_path``."""
+    """Score the model of the checkpoints (several: their ensemble) on ``cfg.data_path``, or on
+    its own test split."""
     module = model_of(checkpoints)
     spec = spec_of(module)
-    data_path = require_file(cfg.data_path, f"a {spec.name} data file")
-    arguments = saved_data_arguments(spec, module.data_config) | {"test_path": str(data_path)}
+    arguments = saved_data_arguments(spec, module.data_config)
+    if cfg.data_path is None:
+        tested_on = {"rnnpipe.evaluated_split": "test"}
+        data_params = {f"data.{key}": value for key, value in arguments.items()}
+    else:
+        data_path = require_file(cfg.data_path, f"a {spec.name} data file")
+        arguments |= {"test_path": str(data_path)}
+        tested_on = {"rnnpipe.evaluated_data": str(data_path.resolve())}
+        data_params = {}
     datamodule = spec.datamodule_class(**arguments)
     datamodule.load_state_dict(module.preprocessing.state)
     datamodule.setup("test")
@@ -64,11 +80,11 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: list[tuple[str, Path]]) -
             cfg,
             trainer,
             datamodule.input_files(),
-            extra_tags={
-                "rnnpipe.evaluated_model": str(cfg.model_uri),
-                "rnnpipe.evaluated_data": str(data_path.resolve()),
-            },
+            # the model's task, as its training runs (the Hydra task_name is "evaluate")
+            extra_tags={"rnnpipe.task": spec.name, "rnnpipe.evaluated_model": str(cfg.model_uri)}
+            | tested_on,
         )
+        logger.log_hyperparams(data_params)
         logger.log_metrics(datamodule.truncation_metrics())
         record(logger, "the stale-run sweep", lambda: fail_stale_runs(logger))
     with failure_marks_run(logger):
@@ -83,7 +99,9 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: list[tuple[str, Path]]) -
                 log_evaluated_model(cfg, logger, spec, module, checkpoints)
 
     print()
-    print(f"{spec.name} model {cfg.model_uri} on {data_path}:")
+    fold = f" (fold {arguments['fold']})" if arguments.get("fold") is not None else ""
+    tested = cfg.data_path or f"its own test split{fold}"
+    print(f"{spec.name} model {cfg.model_uri} on {tested}:")
     for name in sorted(metrics):
         print(f"  {name:<16} {metrics[name]:.4f}")
     print(f"reports: {reports_dir}")

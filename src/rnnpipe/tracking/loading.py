@@ -1,5 +1,5 @@
 """Getting a trained model back: from a checkpoint file or an MLflow model URI; several of
-them (or a model logged with several checkpoints) as an ensemble."""
+them (a model logged with several checkpoints, or a seed group's parent run) as an ensemble."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from omegaconf import OmegaConf
 
 from rnnpipe.errors import RnnpipeError
 from rnnpipe.tasks.registry import load_checkpoint
 from rnnpipe.tracking.logger import check_reachable
+from rnnpipe.tracking.seed_groups import group_members, is_group
 from rnnpipe.training.ensemble import ensemble
 from rnnpipe.training.module import TaskModule
 
@@ -50,27 +52,58 @@ def resolve_checkpoints(
     directory: Path,
     tracking_uri: str | None = None,
     tracking_key: str = "logger.tracking_uri",
+    fold: int | None = None,
 ) -> list[tuple[str, Path]]:
     """Every checkpoint the references hold, in order, named by reference (a model of several:
-    ``<reference>:<file>``); MLflow models are downloaded into ``directory``."""
+    ``<reference>:<file>``); MLflow models are downloaded into ``directory``. A group's parent
+    run (``runs:/<id>``) stands for its runs' models (:func:`group_references`)."""
     references = [references] if isinstance(references, str) else list(references)
     if not references:
         raise RnnpipeError(
             "model_uri: expected a checkpoint, a model URI or a list of them, got []"
         )
+    if tracking_uri and any(":/" in reference for reference in references):
+        check_reachable(tracking_uri, tracking_key)
+        mlflow.set_tracking_uri(tracking_uri)
+    references = [member for r in references for member in group_references(r, fold)]
     found = []
     for reference in references:
-        files = checkpoint_files(reference, directory, tracking_uri, tracking_key)
+        files = checkpoint_files(reference, directory)
         found += [(reference if len(files) == 1 else f"{reference}:{p.name}", p) for p in files]
     return found
 
 
-def checkpoint_files(
-    reference: str,
-    directory: Path,
-    tracking_uri: str | None = None,
-    tracking_key: str = "logger.tracking_uri",
-) -> list[Path]:
+def group_references(reference: str, fold: int | None = None) -> list[str]:
+    """``runs:/<id>`` of a seed group's parent run: the models of its runs, in seed order, so
+    the group is their ensemble; of a cross-validation group, those of ``fold``'s runs (its
+    seeds), which share that fold's fitted vocabulary. Any other reference: itself."""
+    run_id = reference.removeprefix("runs:/")
+    if reference == run_id or "/" in run_id:
+        return [reference]
+    client = MlflowClient()
+    try:
+        parent = client.get_run(run_id)
+    except MlflowException:
+        return [reference]  # not a run: checkpoint_files says what was expected
+    if not is_group(parent):
+        return [reference]
+    members = group_members(client, parent)
+    members.sort(key=lambda run: int(run.data.params.get("seed", 0)))
+    folds = sorted({int(run.data.params["data.fold"]) for run in members
+                    if run.data.params.get("data.fold", "None") != "None"})  # fmt: skip
+    if folds and fold is None:
+        raise RnnpipeError(
+            f"{reference}: a cross-validation group (folds {folds[0]}..{folds[-1]}): expected "
+            "fold=<k>, for the ensemble of that fold's runs"
+        )
+    if fold is not None:
+        members = [run for run in members if run.data.params.get("data.fold") == str(fold)]
+        if not members:
+            raise RnnpipeError(f"fold={fold}: expected one of {reference}'s folds {folds}")
+    return [f"runs:/{run.info.run_id}/model" for run in members]
+
+
+def checkpoint_files(reference: str, directory: Path) -> list[Path]:
     """The checkpoint a reference is, or those its MLflow model holds (several: an ensemble's
     members), downloaded into ``directory``; read with this rnnpipe's code, whichever rnnpipe
     logged the model (it carries a copy for serving)."""
@@ -82,9 +115,6 @@ def checkpoint_files(
             f"{reference}: expected a checkpoint file or an MLflow model URI "
             f"(models:/<name>/<version>, runs:/<run id>/model), got {found}"
         )
-    if tracking_uri:
-        check_reachable(tracking_uri, tracking_key)
-        mlflow.set_tracking_uri(tracking_uri)
     destination = Path(tempfile.mkdtemp(dir=directory))  # one folder a reference: names may clash
     try:
         local = Path(

@@ -1,5 +1,5 @@
-"""Seed groups: the runs of a multirun that differ only in ``seed`` (and ``data.fold``), under one
-parent run.
+"""Seed groups: the runs of a multirun that differ only in ``seed`` (and ``data.fold``, or
+``rnnpipe-evaluate``'s ``fold``), under one parent run.
 
 One seed's score is one draw: ``rnnpipe-train -m ... seed=1,2,3`` is how a config is measured,
 and ``rnnpipe-train -m ... data.folds=5 'data.fold=range(5)'`` is k-fold cross-validation.
@@ -34,7 +34,7 @@ from omegaconf import DictConfig  # noqa: E402
 from scipy.stats import t as student_t  # noqa: E402
 
 GROUP_TAG = "rnnpipe.group"  # the job's overrides without these (set by provenance.run_tags):
-VARIED_WITHIN_A_GROUP = ("seed", "data.fold")
+VARIED_WITHIN_A_GROUP = ("seed", "data.fold", "fold")  # fold: rnnpipe-evaluate's, of a CV group
 SIZE_TAG = "rnnpipe.group_size"  # only on a group's parent run
 AGGREGATED_PREFIXES = ("val/", "test/")
 SHARED_TAGS = ("rnnpipe.results_row", "rnnpipe.baseline")  # the parent takes them from its runs
