@@ -1,5 +1,5 @@
-"""Word- and character-level tokenizers from Hugging Face ``tokenizers``, fitted on the training
-split only, and the padding of id sequences into batches.
+"""Word-, subword- and character-level tokenizers from Hugging Face ``tokenizers``, fitted on the
+training split only, and the padding of id sequences into batches.
 
 A fitted tokenizer is one JSON document (``tokenizer.json``): it travels inside checkpoints and
 MLflow models, so a trained model can always turn raw text into the ids it was trained on.
@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
-from tokenizers.models import WordLevel
-from tokenizers.trainers import WordLevelTrainer
+from tokenizers.models import BPE, WordLevel
+from tokenizers.trainers import BpeTrainer, WordLevelTrainer
 from torch.nn.utils.rnn import pad_sequence
 
 PAD = "<pad>"
@@ -35,14 +35,39 @@ def fit_word_tokenizer(
     """
     if min_frequency < 1:
         raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
-    tokenizer = Tokenizer(WordLevel(unk_token=UNK))
+    tokenizer = split_into_words(Tokenizer(WordLevel(unk_token=UNK)), lowercase)
+    trainer = WordLevelTrainer(min_frequency=min_frequency, special_tokens=list(special_tokens))
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def fit_subword_tokenizer(
+    texts: Iterable[str],
+    vocab_size: int,
+    lowercase: bool = True,
+    special_tokens: Sequence[str] = (PAD, UNK),
+) -> Tokenizer:
+    """Fit byte-pair encoding (Sennrich et al., 2016) within the words of
+    :func:`fit_word_tokenizer`: merges of the training words' characters up to ``vocab_size``
+    tokens, so a word never seen in training is spelled in pieces of seen ones ("dis", "gust",
+    "ing") instead of becoming ``<unk>``; only a character never seen is ``<unk>``.
+    """
+    if vocab_size < len(special_tokens) + 1:
+        raise ValueError(f"vocab_size must exceed the {len(special_tokens)} special tokens, "
+                         f"got {vocab_size}")  # fmt: skip
+    tokenizer = split_into_words(Tokenizer(BPE(unk_token=UNK)), lowercase)
+    trainer = BpeTrainer(vocab_size=vocab_size, special_tokens=list(special_tokens))
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+def split_into_words(tokenizer: Tokenizer, lowercase: bool) -> Tokenizer:
+    """NFKC-normalised, optionally lowercased text, split at whitespace, punctuation split off."""
     steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
     tokenizer.normalizer = normalizers.Sequence(steps)
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation(behavior="isolated")]
     )
-    trainer = WordLevelTrainer(min_frequency=min_frequency, special_tokens=list(special_tokens))
-    tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
 
 

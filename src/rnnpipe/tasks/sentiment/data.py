@@ -8,7 +8,13 @@ from typing import Any
 import torch
 
 from rnnpipe.data.reviews import LABEL_NAMES, Review, ReviewFileDataModule
-from rnnpipe.data.tokenization import PAD, encode_texts, fit_word_tokenizer, pad_batch
+from rnnpipe.data.tokenization import (
+    PAD,
+    encode_texts,
+    fit_subword_tokenizer,
+    fit_word_tokenizer,
+    pad_batch,
+)
 
 
 class SentimentDataModule(ReviewFileDataModule):
@@ -28,6 +34,8 @@ class SentimentDataModule(ReviewFileDataModule):
         folds: int | None,
         fold: int | None,
         seed: int,
+        level: str,
+        subword_vocab_size: int,
         min_frequency: int,
         lowercase: bool,
         max_tokens: int | None,
@@ -39,11 +47,13 @@ class SentimentDataModule(ReviewFileDataModule):
         super().__init__()
 
     def fit(self, train: list[Review]) -> dict[str, Any]:
-        tokenizer = fit_word_tokenizer(
-            (r.text for r in train),
-            min_frequency=self.hparams.min_frequency,
-            lowercase=self.hparams.lowercase,
-        )
+        hp, texts = self.hparams, (r.text for r in train)
+        if hp.level == "word":
+            tokenizer = fit_word_tokenizer(texts, hp.min_frequency, hp.lowercase)
+        elif hp.level == "subword":
+            tokenizer = fit_subword_tokenizer(texts, hp.subword_vocab_size, hp.lowercase)
+        else:
+            raise ValueError(f"data.level: expected word or subword, got {hp.level!r}")
         return {"tokenizers": {"tokenizer": tokenizer.to_str()}, "labels": list(LABEL_NAMES)}
 
     def prepare(self, split: str, reviews: list[Review]) -> list[Review]:
