@@ -60,6 +60,20 @@ def test_a_split_the_ner_config_does_not_give_names_its_key(cli, tmp_path):
     assert mlflow_runs(tmp_path) == []
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (("data.tokenizer=chars",), "data.tokenizer: expected one of ('word', 'bpe'), got 'chars'"),
+        (("data.tokenizer=bpe", "data.embeddings_path=vectors.txt"),
+         "data.embeddings_path: expected word-level tokens (data.tokenizer=word) for word vectors,"
+         " got data.tokenizer=bpe"),
+    ],
+)  # fmt: skip
+def test_the_classifier_refuses_a_tokenizer_it_has_not(cli, tmp_path, overrides, message):
+    assert one_error(cli(train.main, *overrides)) == f"error: invalid config: {message}"
+    assert mlflow_runs(tmp_path) == []
+
+
 # 2. a directory where a file is expected -------------------------------------------------------
 def test_training_on_a_directory(cli, tmp_path):
     error = one_error(cli(train.main, f"data.path={tmp_path}"))
@@ -126,10 +140,10 @@ def test_resuming_from_a_damaged_checkpoint(cli, tmp_path, checkpoint, case):
 
 
 # 5. a mandatory value not given ---------------------------------------------------------------
-def test_evaluating_without_data_path(cli, tmp_path, checkpoint):
-    error = one_error(cli(evaluate.main, f"model_uri={checkpoint}"))
+def test_evaluating_without_model_uri(cli, tmp_path, write_reviews):
+    error = one_error(cli(evaluate.main, f"data_path={write_reviews([('Fine.', 1)])}"))
     assert (
-        error == "error: data_path: expected a value (add data_path=... to the command), got none"
+        error == "error: model_uri: expected a value (add model_uri=... to the command), got none"
     )
     assert mlflow_runs(tmp_path) == []
 

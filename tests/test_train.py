@@ -171,11 +171,18 @@ def test_offline_runs_keep_their_reports_and_evaluate_offline(compose_config, wr
     cfg = compose_config("trainer.max_epochs=1", "logger=csv", "model.hidden_size=8")
     train(cfg)
     reports = Path(cfg.paths.run_dir) / "reports"
-    assert len(pd.read_csv(reports / "predictions" / "test_predictions.tsv", sep="\t")) == 48
+    tested = pd.read_csv(reports / "predictions" / "test_predictions.tsv", sep="\t")
+    assert len(tested) == 48
     assert (reports / "plots" / "confusion_matrix.png").stat().st_size > 0
 
+    # without data_path: its own held-out test split, the same 48 reviews scored the same way
+    checkpoint = Path(cfg.paths.run_dir) / "checkpoints" / "last.ckpt"  # one epoch: the best
+    own_split = compose_config(f"model_uri={checkpoint}", "logger=csv", config_name="evaluate")
+    evaluate(own_split)
+    rescored = pd.read_csv(reports / "predictions" / "test_predictions.tsv", sep="\t")
+    pd.testing.assert_frame_equal(rescored, tested)
+
     data = write_reviews([("Lovely.", 1), ("Awful.", 0), ("Fine food.", 1)])
-    checkpoint = Path(cfg.paths.run_dir) / "checkpoints" / "last.ckpt"
     eval_cfg = compose_config(
         f"model_uri={checkpoint}", f"data_path={data}", "logger=csv", config_name="evaluate"
     )

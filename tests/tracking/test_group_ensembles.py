@@ -41,6 +41,10 @@ def test_a_cross_validation_group_of_seeds_is_evaluated_as_one_ensemble_a_fold(t
     client = MlflowClient(store)
     experiment = client.get_experiment_by_name("sentiment").experiment_id
     [training_group] = [r for r in client.search_runs([experiment]) if is_group(r)]
+    [listing] = (tmp_path / "outputs" / "sentiment" / "multirun").glob("*/seed_groups.txt")
+    assert (
+        listing.read_text() == f"{training_group.info.run_id}\n"
+    )  # what make cross-validate reads
     group_uri = f"runs:/{training_group.info.run_id}"
 
     refused = run_cli("evaluate", f"model_uri={group_uri}", tmp_path=tmp_path)

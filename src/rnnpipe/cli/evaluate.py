@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rnnpipe.cli.train import register_version, score_with_classifier
 from rnnpipe.config import CONFIG_DIR
-from rnnpipe.errors import reported_in_one_line, require_file
+from rnnpipe.errors import RnnpipeError, reported_in_one_line, require_file
 from rnnpipe.tasks.registry import spec_of
 from rnnpipe.tasks.spec import TaskSpec
 from rnnpipe.tracking import artifacts, provenance
@@ -58,8 +58,9 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: list[tuple[str, Path]]) -
     module = model_of(checkpoints)
     spec = spec_of(module)
     arguments = saved_data_arguments(spec, module.data_config)
+    split = scored_split(cfg)
     if cfg.data_path is None:
-        tested_on = {"rnnpipe.evaluated_split": "test"}
+        tested_on = {"rnnpipe.evaluated_split": split}
         data_params = {f"data.{key}": value for key, value in arguments.items()}
     else:
         data_path = require_file(cfg.data_path, f"a {spec.name} data file")
@@ -68,8 +69,8 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: list[tuple[str, Path]]) -
         data_params = {}
     datamodule = spec.datamodule_class(**arguments)
     datamodule.load_state_dict(module.preprocessing.state)
-    datamodule.setup("test")
-    datamodule.require_splits("test")
+    datamodule.setup("test" if split == "test" else "validate")
+    datamodule.require_splits(split)
 
     logger = make_logger(cfg.get("logger"), experiment_name=spec.name)
     trainer = instantiate(cfg.trainer, logger=logger or False)
@@ -87,27 +88,45 @@ def evaluate_checkpoints(cfg: DictConfig, checkpoints: list[tuple[str, Path]]) -
         logger.log_hyperparams(data_params)
         logger.log_metrics(datamodule.truncation_metrics())
         record(logger, "the stale-run sweep", lambda: fail_stale_runs(logger))
+    reports_dir = Path(cfg.paths.run_dir) / "reports"
     with failure_marks_run(logger):
-        [metrics] = trainer.test(module, datamodule=datamodule)
-        if cfg.get("scorer_uri"):
-            metrics.update(score_with_classifier(cfg, module, logger if tracked else None))
-        reports_dir = Path(cfg.paths.run_dir) / "reports"
-        module.write_test_reports(reports_dir)
-        if tracked:
-            artifacts.log_outputs(logger, module, None, reports_dir)
-            if cfg.log_model or cfg.register_model:
-                log_evaluated_model(cfg, logger, spec, module, checkpoints)
+        if split == "val":  # selection: metrics only, no test reports
+            [metrics] = trainer.validate(module, datamodule=datamodule)
+        else:
+            [metrics] = trainer.test(module, datamodule=datamodule)
+            if cfg.get("scorer_uri"):
+                metrics.update(score_with_classifier(cfg, module, logger if tracked else None))
+            module.write_test_reports(reports_dir)
+            if tracked:
+                artifacts.log_outputs(logger, module, None, reports_dir)
+                if cfg.log_model or cfg.register_model:
+                    log_evaluated_model(cfg, logger, spec, module, checkpoints)
 
     print()
     fold = f" (fold {arguments['fold']})" if arguments.get("fold") is not None else ""
-    tested = cfg.data_path or f"its own test split{fold}"
+    tested = cfg.data_path or f"its own {'validation' if split == 'val' else 'test'} split{fold}"
     print(f"{spec.name} model {cfg.model_uri} on {tested}:")
     for name in sorted(metrics):
         print(f"  {name:<16} {metrics[name]:.4f}")
-    print(f"reports: {reports_dir}")
+    if split == "test":
+        print(f"reports: {reports_dir}")
     if tracked:
         print(f"MLflow run {logger.run_id} in experiment '{spec.name}'")
     return metrics
+
+
+def scored_split(cfg: DictConfig) -> str:
+    """``split``: test, or val (a model's own validation split, to choose between models
+    without reading their test split); a data file is always scored as a test split."""
+    split = cfg.get("split", "test")
+    if split not in ("test", "val"):
+        raise RnnpipeError(f"split: expected test or val, got {split!r}")
+    if split == "val" and cfg.data_path is not None:
+        raise RnnpipeError(
+            f"split=val: expected no data_path (a file is scored as a test split), got "
+            f"{cfg.data_path}"
+        )
+    return split
 
 
 def log_evaluated_model(

@@ -41,7 +41,7 @@ def fit_word_tokenizer(
     return tokenizer
 
 
-def fit_subword_tokenizer(
+def fit_bpe_tokenizer(
     texts: Iterable[str],
     vocab_size: int,
     lowercase: bool = True,

@@ -12,7 +12,11 @@ its finished runs are grouped by their overrides without ``seed`` and ``data.fol
   ``<metric>/mean``, ``/std`` (sample standard deviation), ``/min``, ``/max``, ``/n`` and the
   95 % t-interval of the mean, ``/ci95_low`` and ``/ci95_high``:
   mean +- t(0.975, n - 1) * std / sqrt(n);
-* ``plots/val_curves.png``: every seed's curve of the selecting metric, their mean and band.
+* ``plots/val_curves.png``: every seed's curve of the selecting metric, their mean and band;
+* the parents' run ids go to ``seed_groups.txt`` in the sweep directory, a line each.
+
+A parent's ``runs:/<id>`` is also a model: the ensemble of its runs
+(:func:`rnnpipe.tracking.loading.group_references`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from scipy.stats import t as student_t  # noqa: E402
 GROUP_TAG = "rnnpipe.group"  # the job's overrides without these (set by provenance.run_tags):
 VARIED_WITHIN_A_GROUP = ("seed", "data.fold", "fold")  # fold: rnnpipe-evaluate's, of a CV group
 SIZE_TAG = "rnnpipe.group_size"  # only on a group's parent run
+GROUPS_FILE = "seed_groups.txt"  # in the sweep directory: the parents' run ids, a line each
 AGGREGATED_PREFIXES = ("val/", "test/")
 SHARED_TAGS = ("rnnpipe.results_row", "rnnpipe.baseline")  # the parent takes them from its runs
 
@@ -173,3 +178,6 @@ class SeedGroups(Callback):
         )
         for parent in parents:
             print(f"seed group: MLflow run {parent}")
+        if parents:  # for the next step of a recipe: model_uri=runs:/<id> is the group's ensemble
+            listing = Path(config.hydra.sweep.dir) / GROUPS_FILE
+            listing.write_text("".join(f"{parent}\n" for parent in parents))

@@ -11,10 +11,23 @@ from rnnpipe.data.reviews import LABEL_NAMES, Review, ReviewFileDataModule
 from rnnpipe.data.tokenization import (
     PAD,
     encode_texts,
-    fit_subword_tokenizer,
+    fit_bpe_tokenizer,
     fit_word_tokenizer,
     pad_batch,
 )
+
+TOKENIZERS = ("word", "bpe")
+
+
+def check_tokenizer(tokenizer: str, embeddings_path: str | None) -> None:
+    """Refuse a tokenizer the classifier has not, or word vectors for subword pieces."""
+    if tokenizer not in TOKENIZERS:
+        raise ValueError(f"data.tokenizer: expected one of {TOKENIZERS}, got {tokenizer!r}")
+    if embeddings_path and tokenizer != "word":
+        raise ValueError(
+            f"data.embeddings_path: expected word-level tokens (data.tokenizer=word) for word "
+            f"vectors, got data.tokenizer={tokenizer}"
+        )
 
 
 class SentimentDataModule(ReviewFileDataModule):
@@ -34,8 +47,8 @@ class SentimentDataModule(ReviewFileDataModule):
         folds: int | None,
         fold: int | None,
         seed: int,
-        level: str,
-        subword_vocab_size: int,
+        tokenizer: str,
+        vocab_size: int,
         min_frequency: int,
         lowercase: bool,
         max_tokens: int | None,
@@ -45,15 +58,14 @@ class SentimentDataModule(ReviewFileDataModule):
         num_workers: int,
     ):
         super().__init__()
+        check_tokenizer(tokenizer, embeddings_path)
 
     def fit(self, train: list[Review]) -> dict[str, Any]:
         hp, texts = self.hparams, (r.text for r in train)
-        if hp.level == "word":
+        if hp.tokenizer == "word":
             tokenizer = fit_word_tokenizer(texts, hp.min_frequency, hp.lowercase)
-        elif hp.level == "subword":
-            tokenizer = fit_subword_tokenizer(texts, hp.subword_vocab_size, hp.lowercase)
         else:
-            raise ValueError(f"data.level: expected word or subword, got {hp.level!r}")
+            tokenizer = fit_bpe_tokenizer(texts, hp.vocab_size, hp.lowercase)
         return {"tokenizers": {"tokenizer": tokenizer.to_str()}, "labels": list(LABEL_NAMES)}
 
     def prepare(self, split: str, reviews: list[Review]) -> list[Review]:
