@@ -148,6 +148,18 @@ def test_evaluating_without_model_uri(cli, tmp_path, write_reviews):
     assert mlflow_runs(tmp_path) == []
 
 
+def test_evaluating_a_file_as_a_validation_split(cli, tmp_path, checkpoint, write_reviews):
+    reviews = write_reviews([("Fine.", 1)])
+    error = one_error(cli(evaluate.main, f"model_uri={checkpoint}", "split=val",
+                          f"data_path={reviews}"))  # fmt: skip
+    assert error == (
+        f"error: split=val: expected no data_path (a file is scored as a test split), got {reviews}"
+    )
+    error = one_error(cli(evaluate.main, f"model_uri={checkpoint}", "split=train"))
+    assert error == "error: split: expected test or val, got 'train'"
+    assert mlflow_runs(tmp_path) == []
+
+
 def test_predicting_without_model_uri(cli):
     error = one_error(cli(predict.main, "texts=[hello]"))
     assert (

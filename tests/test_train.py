@@ -169,7 +169,7 @@ def test_trivially_separable_reviews_are_learned_perfectly(compose_config, write
 
 def test_offline_runs_keep_their_reports_and_evaluate_offline(compose_config, write_reviews):
     cfg = compose_config("trainer.max_epochs=1", "logger=csv", "model.hidden_size=8")
-    train(cfg)
+    trained = train(cfg)
     reports = Path(cfg.paths.run_dir) / "reports"
     tested = pd.read_csv(reports / "predictions" / "test_predictions.tsv", sep="\t")
     assert len(tested) == 48
@@ -181,6 +181,13 @@ def test_offline_runs_keep_their_reports_and_evaluate_offline(compose_config, wr
     evaluate(own_split)
     rescored = pd.read_csv(reports / "predictions" / "test_predictions.tsv", sep="\t")
     pd.testing.assert_frame_equal(rescored, tested)
+    own_val = compose_config(
+        f"model_uri={checkpoint}", "split=val", "logger=csv", config_name="evaluate"
+    )
+    validated = evaluate(own_val)  # the validation split training selected on, scored again
+    assert set(validated) == {"val/acc", "val/f1", "val/loss"}
+    assert validated["val/acc"] == pytest.approx(trained["val/acc"])
+    assert validated["val/loss"] == pytest.approx(trained["val/loss"], rel=1e-5)
 
     data = write_reviews([("Lovely.", 1), ("Awful.", 0), ("Fine food.", 1)])
     eval_cfg = compose_config(
