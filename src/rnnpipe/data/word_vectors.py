@@ -29,6 +29,16 @@ class WordVectors:
         return self.found / self.words if self.words else 0.0
 
 
+def require_word_tokens(vectors_key: str, option: str, value: str) -> None:
+    """Word vectors are read word by word: refuse them for a vocabulary of another kind
+    (subwords, characters), naming the option that chose it (``data.<option>``)."""
+    if value != "word":
+        raise ValueError(
+            f"data.{vectors_key}: expected word-level tokens (data.{option}=word) for word "
+            f"vectors, got data.{option}={value}"
+        )
+
+
 def read_word_vectors(
     path: str | Path, vocabulary: dict[str, int], word_of: dict[str, str] | None = None
 ) -> WordVectors:

@@ -41,6 +41,7 @@ from rnnpipe.data.tokenization import (
     fit_word_tokenizer,
     pad_batch,
 )
+from rnnpipe.data.word_vectors import require_word_tokens
 
 LEVELS = ("char", "word")
 LAYOUTS = ("reviews", "stream")
@@ -78,11 +79,8 @@ def check_generation_options(
     """Refuse a token level, layout or length buckets the generator's data cannot have."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
-    if embeddings_path and level != "word":
-        raise ValueError(
-            f"data.embeddings_path: expected word-level tokens (data.level=word) for word "
-            f"vectors, got data.level={level}"
-        )
+    if embeddings_path:
+        require_word_tokens("embeddings_path", "level", level)
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if length_buckets is not None:

@@ -15,6 +15,7 @@ from rnnpipe.data.tokenization import (
     fit_word_tokenizer,
     pad_batch,
 )
+from rnnpipe.data.word_vectors import require_word_tokens
 
 TOKENIZERS = ("word", "bpe")
 
@@ -23,11 +24,8 @@ def check_tokenizer(tokenizer: str, embeddings_path: str | None) -> None:
     """Refuse a tokenizer the classifier has not, or word vectors for subword pieces."""
     if tokenizer not in TOKENIZERS:
         raise ValueError(f"data.tokenizer: expected one of {TOKENIZERS}, got {tokenizer!r}")
-    if embeddings_path and tokenizer != "word":
-        raise ValueError(
-            f"data.embeddings_path: expected word-level tokens (data.tokenizer=word) for word "
-            f"vectors, got data.tokenizer={tokenizer}"
-        )
+    if embeddings_path:
+        require_word_tokens("embeddings_path", "tokenizer", tokenizer)
 
 
 class SentimentDataModule(ReviewFileDataModule):

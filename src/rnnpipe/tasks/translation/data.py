@@ -9,6 +9,7 @@ from typing import Any
 
 from rnnpipe.data.datamodule import TaskDataModule
 from rnnpipe.data.tokenization import BOS, EOS, PAD, encode_texts, pad_batch
+from rnnpipe.data.word_vectors import require_word_tokens
 from rnnpipe.errors import DataFormatError
 from rnnpipe.tasks.translation.corpus import (
     TOKENIZER_KINDS,
@@ -62,12 +63,10 @@ class TranslationDataModule(TaskDataModule):
     ):
         if tokenizer not in TOKENIZER_KINDS:
             raise ValueError(f"tokenizer must be one of {TOKENIZER_KINDS}, got {tokenizer!r}")
-        if (embeddings_path or target_embeddings_path) and tokenizer != "word":
-            key = "embeddings_path" if embeddings_path else "target_embeddings_path"
-            raise ValueError(
-                f"data.{key}: expected word-level tokens (data.tokenizer=word) for word vectors,"
-                f" got data.tokenizer={tokenizer}"
-            )
+        for key, path in (("embeddings_path", embeddings_path),
+                          ("target_embeddings_path", target_embeddings_path)):  # fmt: skip
+            if path:
+                require_word_tokens(key, "tokenizer", tokenizer)
         if max_length is not None and max_length < 1:
             raise ValueError(
                 f"max_length must be a positive number of tokens or null, got {max_length}"
