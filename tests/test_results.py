@@ -131,3 +131,24 @@ def test_a_group_of_seeds_is_one_row_of_mean_std_and_interval(tmp_path):
     )
     assert time == "2.0 min a run"
     assert command == "`rnnpipe-train seed=1`<br>(its first of 3 runs)"
+
+
+@pytest.mark.parametrize(("folds", "seeds"), [(2, 1), (2, 2)])
+def test_a_group_of_every_fold_says_each_review_was_tested(tmp_path, folds, seeds):
+    """Two folds, once or with two seeds each: every review is a test review in the group."""
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.create_experiment("sentiment")
+    runs = []
+    for fold in range(folds):
+        for seed in range(seeds):
+            tags = {"rnnpipe.results_row": "cv", "rnnpipe.task": "sentiment"}
+            run_id = client.create_run(experiment, tags=tags).info.run_id
+            for key, value in (("data.folds", folds), ("data.fold", fold), ("seed", seed),
+                               ("data.split_seed", 42)):  # fmt: skip
+                client.log_param(run_id, key, value)
+            client.log_metric(run_id, "test/acc", 0.5 + fold / 10)
+            client.set_terminated(run_id, "FINISHED")
+            runs.append(client.get_run(run_id))
+    make_group(client, runs, "experiment=sentiment data.folds=2", metric=None)
+    [row] = results.rows([client])
+    assert row[2] == "all 2 folds (stratified, seed 42): each review tested once"

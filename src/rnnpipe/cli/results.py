@@ -86,8 +86,9 @@ def data_cell(tags: dict[str, str]) -> str:
     return "<br>".join(cells) or "—"
 
 
-def evaluated_on(run: Run, group_size: int | None = None) -> str:
-    """What the run was tested on; ``group_size``: the number of runs of the group it leads."""
+def evaluated_on(run: Run, folds_tested: int | None = None) -> str:
+    """What the run was tested on; ``folds_tested``: how many folds the runs of the group it
+    leads tested (several seeds a fold test each fold more than once)."""
     tags, params = run.data.tags, run.data.params
     if "rnnpipe.evaluated_data" in tags:
         name = Path(tags["rnnpipe.evaluated_data"]).name
@@ -98,7 +99,7 @@ def evaluated_on(run: Run, group_size: int | None = None) -> str:
     folds = params.get("data.folds", "None")
     if folds not in ("None", ""):
         seed = params.get("data.split_seed")
-        if folds == str(group_size):  # a group of every fold
+        if folds == str(folds_tested):  # a group of every fold
             return f"all {folds} folds (stratified, seed {seed}): each review tested once"
         return f"fold {params['data.fold']} of {folds} (stratified, seed {seed})"
     fraction = params.get("data.test_fraction")
@@ -108,6 +109,11 @@ def evaluated_on(run: Run, group_size: int | None = None) -> str:
     if params.get("data.val_path"):
         return f"`{Path(params['data.val_path']).name}` (the validation file: no test file given)"
     return "test split"
+
+
+def folds_tested(runs: list[Run]) -> int:
+    """How many distinct folds ``runs`` tested (each run without folds counts as its own)."""
+    return len({run.data.params.get("data.fold", run.info.run_id) for run in runs})
 
 
 def metrics_cell(run: Run) -> str:
@@ -242,7 +248,7 @@ def rows(
         table.append(
             (
                 label_cell(run.data.tags), data_cell(tags),
-                evaluated_on(first, len(members) if is_group(run) else None),
+                evaluated_on(first, folds_tested(members) if is_group(run) else None),
                 "<br>".join([metrics_cell(run), *citations(client, run)]), time,
                 tags.get("rnnpipe.hardware", "—"), command, f"{experiment} / {run.info.run_name}",
             )
