@@ -51,18 +51,19 @@ sweep-memory: $(STAMP) ## Hydra multirun on the adding problem: T in 50..200 x r
 sweep: $(STAMP) ## Hydra multirun, hidden size x nonlinearity: one MLflow run per job, one sweep id
 	$(BIN)/rnnpipe-train --multirun experiment=sentiment model.hidden_size=64,128 model.nonlinearity=tanh,relu $(ARGS)
 
-RECIPE_TIME := $(shell date +%Y-%m-%d_%H-%M-%S)
-SEEDS ?=
-EVAL_ARGS ?=
-CV_DIR := outputs/sentiment/cross-validate/$(RECIPE_TIME)
-cross-validate: $(STAMP) ## 5-fold cross-validation of sentiment on the real reviews: one fold group (every review tested once); SEEDS=5: 5 seeds a fold, then each fold's seed ensemble (rnnpipe-evaluate, EVAL_ARGS), a second fold group
-	$(BIN)/rnnpipe-train --multirun experiment=sentiment_full data.folds=5 'data.fold=range(5)' \
-	    $(if $(SEEDS),seed=$(shell seq -s, 1 $(SEEDS)) hydra.sweep.dir=$(CV_DIR)) $(ARGS)
-	$(if $(SEEDS),$(BIN)/rnnpipe-evaluate --multirun model_uri=runs:/$$(cat $(CV_DIR)/seed_groups.txt) \
-	    'fold=range(5)' hydra.sweep.dir=$(CV_DIR)/ensembles $(EVAL_ARGS))
-
 TASK ?= sentiment
 FOLDS ?=
+SEEDS ?=
+EVAL_ARGS ?=
+RECIPE_TIME := $(shell date +%Y-%m-%d_%H-%M-%S)
+CV_FOLDS = $(or $(FOLDS),5)
+CV_DIR ?= outputs/sentiment/cross-validate/$(RECIPE_TIME)
+cross-validate: $(STAMP) ## k-fold cross-validation (FOLDS, default 5) of sentiment on the real reviews: one fold group (every review tested once); SEEDS=20: 20 seeds a fold, then each fold's seed ensemble (rnnpipe-evaluate, EVAL_ARGS), a second fold group
+	$(BIN)/rnnpipe-train --multirun experiment=sentiment_full data.folds=$(CV_FOLDS) 'data.fold=range($(CV_FOLDS))' \
+	    $(if $(SEEDS),seed=$(shell seq -s, 1 $(SEEDS)) hydra.sweep.dir=$(CV_DIR)) $(ARGS)
+	$(if $(SEEDS),$(BIN)/rnnpipe-evaluate --multirun model_uri=runs:/$$(cat $(CV_DIR)/seed_groups.txt) \
+	    'fold=range($(CV_FOLDS))' hydra.sweep.dir=$(CV_DIR)/ensembles $(EVAL_ARGS))
+
 # the two-step transfer recipes: step 1's language model goes to outputs/transfer/<its experiment>/<time>/
 language_model_dir = $${paths.output_dir}/transfer/$(1)/$(RECIPE_TIME)
 define two_steps

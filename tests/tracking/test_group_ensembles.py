@@ -1,12 +1,12 @@
-"""A seed group is a model: cross-validation of seed ensembles, run for real. A multirun over
-2 folds x 2 seeds, then ``rnnpipe-evaluate -m model_uri=runs:/<its group> fold=0,1``: one
-ensemble a fold, of exactly that fold's seeds, scored on that fold's own test reviews, as a fold
-group that ``rnnpipe-compare`` pairs with the training runs review by review."""
+"""A seed group is a model: cross-validation of seed ensembles, run for real by the documented
+``make cross-validate SEEDS=n``: a multirun over 2 folds x 2 seeds, then
+``rnnpipe-evaluate -m model_uri=runs:/<its group> fold=0,1``: one ensemble a fold, of exactly
+that fold's seeds, scored on that fold's own test reviews, as a fold group that
+``rnnpipe-compare`` pairs with the training runs review by review."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 from mlflow import MlflowClient
@@ -14,7 +14,8 @@ from mlflow import MlflowClient
 from rnnpipe.cli import compare as compare_cli
 from rnnpipe.comparison.items import read_items
 from rnnpipe.config import PROJECT_ROOT
-from rnnpipe.tracking.loading import load_models
+from rnnpipe.errors import RnnpipeError
+from rnnpipe.tracking.loading import load_models, resolve_checkpoints
 from rnnpipe.tracking.seed_groups import group_members, is_group
 
 pytestmark = pytest.mark.slow
@@ -22,44 +23,37 @@ pytestmark = pytest.mark.slow
 SAMPLE = PROJECT_ROOT / "data" / "reviews_sample.tsv"
 
 
-def run_cli(module: str, *overrides: str, tmp_path) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", f"rnnpipe.cli.{module}", *overrides,
-               f"paths.output_dir={tmp_path}/outputs", f"paths.tracking_dir={tmp_path}",
-               "trainer.enable_progress_bar=false"]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=300)
-
-
-def test_a_cross_validation_group_of_seeds_is_evaluated_as_one_ensemble_a_fold(tmp_path, capsys):
-    trained = run_cli(
-        "train", "-m", "experiment=sentiment", f"data.path={SAMPLE}", "data.folds=2",
-        "data.fold=0,1", "seed=1,2", "model.hidden_size=8", "model.embedding_dim=8",
-        "trainer.max_epochs=1", "register_model=false", "promote=null", "~callbacks.progress_bar",
-        tmp_path=tmp_path,
-    )  # fmt: skip
-    assert trained.returncode == 0, trained.stderr[-2000:]
+def test_make_cross_validate_with_seeds_evaluates_one_ensemble_a_fold(tmp_path, capsys):
     store = f"sqlite:///{tmp_path}/mlflow.db"
+    where = f"paths.output_dir={tmp_path}/outputs paths.tracking_dir={tmp_path}"
+    train_args = (
+        f"data.path={SAMPLE} model.hidden_size=8 model.embedding_dim=8 trainer.max_epochs=1 "
+        f"register_model=false promote=null ~callbacks.progress_bar "
+        f"trainer.enable_progress_bar=false {where}"
+    )
+    finished = subprocess.run(
+        ["make", "-C", str(PROJECT_ROOT), "-o", ".venv/.installed", "cross-validate", "FOLDS=2",
+         "SEEDS=2", f"CV_DIR={tmp_path}/cv", f"ARGS={train_args}",
+         f"EVAL_ARGS=trainer.enable_progress_bar=false {where}"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stderr[-2000:]
     client = MlflowClient(store)
     experiment = client.get_experiment_by_name("sentiment").experiment_id
-    [training_group] = [r for r in client.search_runs([experiment]) if is_group(r)]
-    [listing] = (tmp_path / "outputs" / "sentiment" / "multirun").glob("*/seed_groups.txt")
-    assert (
-        listing.read_text() == f"{training_group.info.run_id}\n"
-    )  # what make cross-validate reads
+    groups = [r for r in client.search_runs([experiment]) if is_group(r)]
+    [training_group] = [g for g in groups if "rnnpipe.evaluated_split" not in
+                        group_members(client, g)[0].data.tags]  # fmt: skip
+    # the sweep directory lists the group: how the second step found the first's
+    assert (tmp_path / "cv" / "seed_groups.txt").read_text() == f"{training_group.info.run_id}\n"
     group_uri = f"runs:/{training_group.info.run_id}"
 
-    refused = run_cli("evaluate", f"model_uri={group_uri}", tmp_path=tmp_path)
-    assert refused.returncode == 1
-    assert refused.stderr.strip().splitlines()[-1] == (
-        f"error: {group_uri}: a cross-validation group (folds 0..1): expected fold=<k>, "
+    with pytest.raises(RnnpipeError) as refused:
+        resolve_checkpoints(group_uri, tmp_path, store)
+    assert str(refused.value) == (
+        f"{group_uri}: a cross-validation group (folds 0..1): expected fold=<k>, "
         "for the ensemble of that fold's runs"
     )
-
-    evaluated = run_cli("evaluate", "-m", f"model_uri={group_uri}", "fold=0,1", tmp_path=tmp_path)
-    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
-    [ensembles] = [
-        r for r in client.search_runs([experiment])
-        if is_group(r) and r.info.run_id != training_group.info.run_id
-    ]  # fmt: skip
+    [ensembles] = [g for g in groups if g.info.run_id != training_group.info.run_id]
     members = group_members(client, ensembles)
     assert sorted(r.data.params["fold"] for r in members) == ["0", "1"]
     seeds = group_members(client, training_group)
