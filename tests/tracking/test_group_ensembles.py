@@ -53,6 +53,15 @@ def test_make_cross_validate_with_seeds_evaluates_one_ensemble_a_fold(tmp_path, 
         f"{group_uri}: a cross-validation group (folds 0..1): expected fold=<k>, "
         "for the ensemble of that fold's runs"
     )
+    one_run = f"runs:/{group_members(client, training_group)[0].info.run_id}/model"
+    for reference, fold, message in [
+        (one_run, 0, f"fold=0: expected a cross-validation group's parent run (runs:/<id>) as "
+                     f"model_uri, got {one_run}"),
+        (group_uri, 2, f"fold=2: expected one of {group_uri}'s folds [0, 1]"),
+    ]:  # fmt: skip
+        with pytest.raises(RnnpipeError) as refused:
+            resolve_checkpoints(reference, tmp_path, store, fold=fold)
+        assert str(refused.value) == message
     [ensembles] = [g for g in groups if g.info.run_id != training_group.info.run_id]
     members = group_members(client, ensembles)
     assert sorted(r.data.params["fold"] for r in members) == ["0", "1"]

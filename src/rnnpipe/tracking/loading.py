@@ -10,6 +10,7 @@ from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from omegaconf import OmegaConf
 
@@ -77,30 +78,46 @@ def group_references(reference: str, fold: int | None = None) -> list[str]:
     """``runs:/<id>`` of a seed group's parent run: the models of its runs, in seed order, so
     the group is their ensemble; of a cross-validation group, those of ``fold``'s runs (its
     seeds), which share that fold's fitted vocabulary. Any other reference: itself."""
-    run_id = reference.removeprefix("runs:/")
-    if reference == run_id or "/" in run_id:
-        return [reference]
-    client = MlflowClient()
-    try:
-        parent = client.get_run(run_id)
-    except MlflowException:
-        return [reference]  # not a run: checkpoint_files says what was expected
-    if not is_group(parent):
-        return [reference]
-    members = group_members(client, parent)
-    members.sort(key=lambda run: int(run.data.params.get("seed", 0)))
-    folds = sorted({int(run.data.params["data.fold"]) for run in members
+    parent = group_parent(reference)
+    runs = group_runs(parent) if parent else []
+    folds = sorted({int(run.data.params["data.fold"]) for run in runs
                     if run.data.params.get("data.fold", "None") != "None"})  # fmt: skip
-    if folds and fold is None:
+    if fold is not None and not folds:
+        raise RnnpipeError(
+            f"fold={fold}: expected a cross-validation group's parent run (runs:/<id>) as "
+            f"model_uri, got {reference}"
+        )
+    if parent is None:
+        return [reference]
+    if not folds:
+        return [f"runs:/{run.info.run_id}/model" for run in runs]
+    if fold is None:
         raise RnnpipeError(
             f"{reference}: a cross-validation group (folds {folds[0]}..{folds[-1]}): expected "
             "fold=<k>, for the ensemble of that fold's runs"
         )
-    if fold is not None:
-        members = [run for run in members if run.data.params.get("data.fold") == str(fold)]
-        if not members:
-            raise RnnpipeError(f"fold={fold}: expected one of {reference}'s folds {folds}")
+    members = [run for run in runs if run.data.params["data.fold"] == str(fold)]
+    if not members:
+        raise RnnpipeError(f"fold={fold}: expected one of {reference}'s folds {folds}")
     return [f"runs:/{run.info.run_id}/model" for run in members]
+
+
+def group_parent(reference: str) -> Run | None:
+    """The group's parent run that ``runs:/<id>`` names (no artifact path), else None."""
+    run_id = reference.removeprefix("runs:/")
+    if reference == run_id or "/" in run_id:
+        return None
+    try:
+        run = MlflowClient().get_run(run_id)
+    except MlflowException:
+        return None  # not a run: checkpoint_files says what was expected
+    return run if is_group(run) else None
+
+
+def group_runs(parent: Run) -> list[Run]:
+    """A group's runs in seed order."""
+    members = group_members(MlflowClient(), parent)
+    return sorted(members, key=lambda run: int(run.data.params.get("seed", 0)))
 
 
 def checkpoint_files(reference: str, directory: Path) -> list[Path]:
