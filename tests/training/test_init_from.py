@@ -9,6 +9,7 @@ from conftest import build_model, built_on_sample, compose_in, write_checkpoint
 from hydra.core.hydra_config import HydraConfig
 
 from rnnpipe.data.tokenization import SEQUENCE_SPECIAL_TOKENS, fit_word_tokenizer
+from rnnpipe.tasks.translation.corpus import fit_tokenizer
 from rnnpipe.training.init_from import init_from
 
 SIZES = ("model.embedding_dim=4", "model.hidden_size=6", "model.num_layers=1")
@@ -94,8 +95,11 @@ def test_init_from_copies_exactly_the_matching_tensors_and_the_embedding_by_toke
 
 def test_init_from_maps_name_prefixes_onto_the_translation_encoder():
     source = language_model("a dog runs in the snow")
-    preprocessing = tokenizer_state("two dogs run in the snow", "source")
-    preprocessing["tokenizers"] |= tokenizer_state("zwei hunde", "target")["tokenizers"]
+    # the translator's own tokens mark each word's start ("▁snow"); the LM's are plain words
+    translator_tokens = {side: fit_tokenizer([text]).to_str()
+                         for side, text in (("source", "Two dogs run in the snow"),
+                                            ("target", "Zwei Hunde"))}  # fmt: skip
+    preprocessing = {"tokenizers": translator_tokens, "labels": ["negative", "positive"]}
     target = build_model(
         "translation",
         *SIZES,
@@ -112,11 +116,17 @@ def test_init_from_maps_name_prefixes_onto_the_translation_encoder():
 
     assert transfer.copied == ["encoder.weight_hh_l0", "encoder.bias_ih_l0", "encoder.bias_hh_l0"]
     assert transfer.by_column == {"encoder.weight_ih_l0": {"copied": 4, "columns": 4}}
+    # <pad> <unk> <s> </s> in the snow, word by word
     assert transfer.by_token == {"source_embedding.weight": {"copied": 7, "rows": 10}}
     assert "encoder.weight_hh_l0_reverse" in transfer.missing  # the LM reads one way
     assert "target_embedding.weight" in transfer.missing
     after = snapshot(target)
     assert torch.equal(after["encoder.weight_hh_l0"], source.rnn.weight_hh_l0)
+    lm_row = source.tokenizer().token_to_id("snow")
+    translator_row = target.tokenizer("source").token_to_id("▁snow")
+    assert torch.equal(
+        after["source_embedding.weight"][translator_row], source.embedding.weight[lm_row]
+    )
     reverse = "encoder.weight_hh_l0_reverse"
     assert torch.equal(after[reverse], before[reverse])
 

@@ -38,6 +38,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from rnnpipe.data.batching import LengthBuckets, ResumableShuffle, make_loader
 from rnnpipe.data.preprocessing import Preprocessing
+from rnnpipe.data.tokenization import words_of_tokens
 from rnnpipe.data.word_vectors import WordVectors, read_word_vectors
 from rnnpipe.errors import DataFormatError, RnnpipeError
 
@@ -133,11 +134,7 @@ class TaskDataModule(L.LightningDataModule):
         if not path:
             return None
         fitted = self.preprocessing.tokenizer(tokenizer)
-        vocabulary = fitted.get_vocab()
-        # each token as the word it stands for: a word-start marker ("▁man") decoded away
-        decoder = fitted.decoder
-        word_of = {token: decoder.decode([token]) for token in vocabulary} if decoder else None
-        vectors = read_word_vectors(path, vocabulary, word_of)
+        vectors = read_word_vectors(path, fitted.get_vocab(), words_of_tokens(fitted))
         self.vectors_read[key.removesuffix("_path")] = vectors
         return vectors.matrix
 

@@ -94,6 +94,15 @@ def fit_character_tokenizer(
     return tokenizer
 
 
+def words_of_tokens(tokenizer: Tokenizer) -> dict[str, str]:
+    """Each token of the vocabulary -> the text it stands for on its own: a word-start marker
+    (``"▁man"``, SentencePiece's metaspace) decoded away; without a decoder, the token itself.
+    So vocabularies of the same words, marked or not, can be matched word by word."""
+    vocabulary = tokenizer.get_vocab()
+    decoder = tokenizer.decoder
+    return {token: decoder.decode([token]) if decoder else token for token in vocabulary}
+
+
 def encode_texts(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
     """Token ids for each text (no special tokens added)."""
     return [encoding.ids for encoding in tokenizer.encode_batch(list(texts))]

@@ -11,7 +11,9 @@ where its name says:
     by token      both are embeddings over a tokenizer (:attr:`TaskModule.embedding_vocabularies`),
                   or output layers scoring its tokens (:attr:`TaskModule.output_vocabularies`,
                   weight and bias): row j of the new one (token t) takes the source row of t,
-                  where the source tokenizer knows t; the other rows keep their initialisation
+                  where the source tokenizer knows t, as it is or as the same word (a
+                  translator's ``▁dog`` is a language model's ``dog``); the other rows keep
+                  their initialisation
     by column     a recurrent layer's input-to-hidden matrix ``weight_ih*`` whose inputs differ
                   in width: the leading columns that read the same features in both. Every
                   task's first layer reads the token embedding first (a generator
@@ -36,7 +38,9 @@ from typing import Any
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from tokenizers import Tokenizer
 
+from rnnpipe.data.tokenization import words_of_tokens
 from rnnpipe.training.module import TaskModule
 
 TRANSFER_KEYS = ("init_from", "init_from_prefixes")  # rnnpipe-train's, not the module's
@@ -120,11 +124,22 @@ def token_row_tokenizers(module: TaskModule) -> dict[str, str]:
 
 @torch.no_grad()
 def copy_by_token(
-    target: torch.Tensor, source: torch.Tensor, target_vocab: dict[str, int], source_vocab: dict
+    target: torch.Tensor, source: torch.Tensor, target_tokens: Tokenizer, source_tokens: Tokenizer
 ) -> int:
-    """Row ``target_vocab[t]`` of ``target`` := row ``source_vocab[t]`` of ``source`` for every
-    token t both know; returns how many rows were copied."""
-    shared = [(j, source_vocab[t]) for t, j in target_vocab.items() if t in source_vocab]
+    """Row j of ``target`` (token t) := the ``source`` row of t, for every token t the source
+    tokenizer knows, as it is or else as the same word (a translator's ``"▁dog"`` takes a
+    language model's ``"dog"``); returns how many rows were copied."""
+    source_vocab = source_tokens.get_vocab()
+    source_by_word: dict[str, int] = {}
+    for token, word in words_of_tokens(source_tokens).items():
+        if word:  # a bare word-start marker stands for no word
+            source_by_word.setdefault(word, source_vocab[token])
+    target_words = words_of_tokens(target_tokens)
+    shared = []
+    for token, j in target_tokens.get_vocab().items():
+        i = source_vocab.get(token, source_by_word.get(target_words[token] or None))
+        if i is not None:
+            shared.append((j, i))
     if shared:
         rows, source_rows = (torch.tensor(ids) for ids in zip(*shared, strict=True))
         target[rows] = source[source_rows].to(target.dtype)
@@ -179,8 +194,8 @@ def init_from(
             copied = copy_by_token(
                 target,
                 value,
-                model.tokenizer(target_rows[name]).get_vocab(),
-                source.tokenizer(source_rows[source_key]).get_vocab(),
+                model.tokenizer(target_rows[name]),
+                source.tokenizer(source_rows[source_key]),
             )
             transfer.by_token[name] = {"copied": copied, "rows": target.shape[0]}
         elif reads_a_wider_or_narrower_input(name, target, value):
