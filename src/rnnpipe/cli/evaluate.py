@@ -42,6 +42,7 @@ from rnnpipe.training.module import TaskModule
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
+    split = scored_split(cfg)  # refused before any model is downloaded
     with tempfile.TemporaryDirectory() as tmp:
         checkpoints = resolve_checkpoints(
             model_references(cfg.model_uri),
@@ -49,19 +50,20 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             cfg.logger.get("tracking_uri"),
             fold=cfg.get("fold"),
         )
-        return evaluate_checkpoints(cfg, checkpoints)
+        return evaluate_checkpoints(cfg, checkpoints, split)
 
 
-def evaluate_checkpoints(cfg: DictConfig, checkpoints: list[tuple[str, Path]]) -> dict[str, float]:
+def evaluate_checkpoints(
+    cfg: DictConfig, checkpoints: list[tuple[str, Path]], split: str
+) -> dict[str, float]:
     """Score the model of the checkpoints (several: their ensemble) on ``cfg.data_path``, or on
-    its own test split."""
+    its own ``split`` (test or val)."""
     module = model_of(checkpoints)
     spec = spec_of(module)
     arguments = saved_data_arguments(spec, module.data_config)
-    split = scored_split(cfg)
     if cfg.data_path is None:
         tested_on = {"rnnpipe.evaluated_split": split}
-        data_params = {f"data.{key}": value for key, value in arguments.items()}
+        data_params = provenance.flatten({"data": arguments})  # named as a training run's
     else:
         data_path = require_file(cfg.data_path, f"a {spec.name} data file")
         arguments |= {"test_path": str(data_path)}
