@@ -55,7 +55,8 @@ TASK ?= sentiment
 FOLDS ?=
 SEEDS ?=
 EVAL_ARGS ?=
-RECIPE_TIME := $(shell date +%Y-%m-%d_%H-%M-%S)
+# the time and a random suffix: recipes started in the same second write to directories of their own
+RECIPE_TIME := $(shell date +%Y-%m-%d_%H-%M-%S)_$(shell od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 CV_FOLDS = $(or $(FOLDS),5)
 CV_DIR ?= outputs/sentiment/cross-validate/$(RECIPE_TIME)
 cross-validate: $(STAMP) ## k-fold cross-validation (FOLDS, default 5) of sentiment on the real reviews: one fold group (every review tested once); SEEDS=20: 20 seeds a fold, then each fold's seed ensemble (rnnpipe-evaluate, EVAL_ARGS), a second fold group

@@ -25,7 +25,7 @@ from rnnpipe.tracking import artifacts, description, promotion, provenance, resu
 from rnnpipe.tracking.classifier_agreement import score_generated_reviews
 from rnnpipe.tracking.heartbeat import fail_stale_runs
 from rnnpipe.tracking.loading import load_models
-from rnnpipe.tracking.logger import failure_marks_run, make_logger, record
+from rnnpipe.tracking.logger import check_reachable, failure_marks_run, make_logger, record
 from rnnpipe.training.init_from import Transfer, build_module, init_from
 from rnnpipe.training.module import TaskModule
 
@@ -38,6 +38,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     spec = task_spec(cfg.task_name)
     if cfg.get("promote") not in (None, "auto"):
         raise RnnpipeError(f"promote: expected auto or null, got {cfg.promote!r}")
+    if tracking_uri(cfg):
+        check_reachable(tracking_uri(cfg))  # a new store is created once, a bad one named
     saved = resolve_checkpoint(cfg)
     checkpoint = str(saved.checkpoint) if saved else None
     previous_status = None

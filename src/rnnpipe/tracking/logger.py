@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 
 from rnnpipe.errors import RnnpipeError
 from rnnpipe.tracking.run_names import unique_run_name
+from rnnpipe.tracking.store import open_local_store
 from rnnpipe.training.signals import StoppedBySignal
 
 log = logging.getLogger(__name__)
@@ -128,11 +129,13 @@ def check_reachable(
     """Fail within seconds, naming the URI and the config ``key`` that sets it (each command
     names it its own way), when a tracking server does not answer or refuses our credentials.
 
-    (MLflow's own client retries for minutes before it gives up.) Local stores need no check.
-    The request is one a server with authentication (``--app-name basic-auth``) guards, sent
-    with the credentials MLflow's client would send.
+    (MLflow's own client retries for minutes before it gives up.) The request is one a server
+    with authentication (``--app-name basic-auth``) guards, sent with the credentials MLflow's
+    client would send. A local SQLite store is created if new, one process at a time, and
+    checked (:func:`rnnpipe.tracking.store.open_local_store`).
     """
     if not tracking_uri.startswith(("http://", "https://")):
+        open_local_store(tracking_uri)
         return
     request = urllib.request.Request(
         f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1",

@@ -109,8 +109,15 @@ def run_status(tracking_uri: str | None, run_id: str | None) -> str | None:
 
 
 def check_may_continue(saved: SavedRun, tracking_uri: str | None, extend: bool) -> str | None:
-    """Refuse to continue a FINISHED run unless ``extend``; its status otherwise."""
+    """Refuse to continue a FINISHED run unless ``extend``, or a run this store does not hold
+    (it would fail inside MLflow after the set-up); its status otherwise."""
     status = run_status(tracking_uri, saved.run_id)
+    if status is None and tracking_uri and saved.run_id:
+        raise RnnpipeError(
+            f"ckpt_path={saved.checkpoint}: expected its MLflow run {saved.run_id} in the store "
+            f"{tracking_uri}, found none; resume with the logger.tracking_uri it was trained "
+            f"with, or logger=csv to continue without MLflow"
+        )
     if status == "FINISHED" and not extend:
         raise RnnpipeError(
             f"ckpt_path={saved.checkpoint}: expected an unfinished run, got MLflow run "

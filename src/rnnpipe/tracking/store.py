@@ -1,0 +1,93 @@
+"""The local MLflow store (``sqlite:///<path>``): created by one process at a time, its bad
+states named in one line.
+
+MLflow creates a fresh SQLite store's tables on first use, in every process that finds it empty;
+several runs started together against a new store would each run the schema migrations and all
+but one fail. :func:`store_lock` serialises that, and moving an alias (compare, then set), on a
+file lock beside the database. A tracking server is one process: it serialises its own writes,
+and rnnpipe takes no lock for it (README, "Concurrency").
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+from filelock import FileLock
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from sqlalchemy.exc import SQLAlchemyError
+
+from rnnpipe.errors import RnnpipeError
+
+SQLITE = "sqlite:///"
+
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` tracking URI (None for any other store)."""
+    return Path(tracking_uri.removeprefix(SQLITE)) if tracking_uri.startswith(SQLITE) else None
+
+
+def store_lock(tracking_uri: str):
+    """An exclusive lock on a SQLite store (``<db>.lock`` beside it); for a server, none."""
+    database = sqlite_path(tracking_uri)
+    if database is None:
+        return nullcontext()
+    database.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(f"{database}.lock")
+
+
+def open_local_store(tracking_uri: str) -> None:
+    """Create the SQLite store if it does not exist yet, under :func:`store_lock`, and check that
+    this MLflow can use it; an unusable store is one line naming it and what to do."""
+    database = sqlite_path(tracking_uri)
+    if database is None:
+        return
+    with store_lock(tracking_uri), unusable_store_named(database):
+        MlflowClient(tracking_uri).search_experiments(max_results=1)
+
+
+@contextmanager
+def unusable_store_named(database: Path) -> Iterator[None]:
+    """MLflow's and SQLite's errors about the store file, as one line naming it."""
+    try:
+        yield
+    except (MlflowException, SQLAlchemyError, sqlite3.Error, OSError) as error:
+        raise RnnpipeError(f"MLflow store {database}: {store_problem(database, error)}") from None
+
+
+def store_problem(database: Path, error: BaseException) -> str:
+    """What is wrong with the store, from the error MLflow or SQLite gave."""
+    text = str(error)
+    if "out-of-date database schema" in text:
+        found = text.split("found version ", 1)[1].split(",", 1)[0]
+        if found not in known_schema_revisions():
+            return (
+                f"expected a store of this MLflow's schema, got one written by a newer MLflow "
+                f"(schema {found}); use that MLflow, or another store (logger.tracking_uri=...)"
+            )
+        return (
+            f"expected this MLflow's schema, got an older one ({found}); back the file up, "
+            f"then run `mlflow db upgrade sqlite:///{database}`"
+        )
+    if "file is not a database" in text or "malformed" in text:
+        return (
+            "expected an MLflow SQLite database, got a corrupt or foreign file; move it away "
+            "(a new store is created in its place) or restore it from a backup"
+        )
+    if "readonly" in text or "read-only" in text or "Permission denied" in text:
+        return "expected a store this user can write, got a read-only one; fix its permissions"
+    if "disk is full" in text or "No space left" in text or "File too large" in text:
+        return "expected room to write, got a full disk; free some space and run again"
+    return f"expected a usable MLflow store, got: {text.splitlines()[0][:200]}"
+
+
+def known_schema_revisions() -> set[str]:
+    """Every schema revision this MLflow's migrations know (older or current)."""
+    from alembic.script import ScriptDirectory
+    from mlflow.store.db.utils import _get_alembic_config
+
+    script = ScriptDirectory.from_config(_get_alembic_config(db_url=""))
+    return {revision.revision for revision in script.walk_revisions()}
