@@ -3,6 +3,9 @@ the same test set, anything else becomes @challenger (real tiny trainings, a rea
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import mlflow
 import pandas as pd
 import pytest
@@ -86,3 +89,29 @@ def test_rnnpipe_promote_says_why_and_refuses_what_it_cannot_promote(compose_con
             promote_cli.main([uri, *store])
         error = capsys.readouterr().err
         assert error.startswith("error: ") and expected in error and error.count("\n") == 1
+
+
+def test_promotions_racing_each_other_leave_the_best_version_champion(tmp_path):
+    # six versions of one test set, each promoted by its own rnnpipe-promote, all at once: each
+    # compares and sets under the store's lock, so the best one holds @champion at the end
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(store)
+    experiment = client.create_experiment("sentiment", f"{tmp_path}/mlartifacts")
+    client.create_registered_model(NAME)
+    scores = [0.61, 0.74, 0.58, 0.9, 0.66, 0.7]
+    for score in scores:
+        run = client.create_run(experiment)
+        client.log_metric(run.info.run_id, "test/acc", score)
+        client.set_tag(run.info.run_id, "rnnpipe.data.reviews.sha256", "same-test-set")
+        client.set_terminated(run.info.run_id)
+        client.create_model_version(NAME, f"runs:/{run.info.run_id}/model", run.info.run_id)
+    command = [sys.executable, "-m", "rnnpipe.cli.promote", "--tracking-uri", store]
+    racing = [
+        subprocess.Popen([*command, f"models:/{NAME}/{v}"], stdout=subprocess.PIPE, text=True)
+        for v in range(1, len(scores) + 1)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in racing]
+    assert [process.returncode for process in racing] == [0] * len(scores), outputs
+    best = str(scores.index(max(scores)) + 1)
+    assert str(client.get_model_version_by_alias(NAME, "champion").version) == best
+    assert sum("-> @champion" in said for said in outputs) >= 1

@@ -24,6 +24,7 @@ from mlflow.exceptions import MlflowException
 
 from rnnpipe.errors import RnnpipeError
 from rnnpipe.tasks.spec import TaskSpec
+from rnnpipe.tracking.store import store_lock
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 RULE = "the headline metric, strictly better (no paired significance test yet)"
@@ -80,7 +81,27 @@ class Decision:
 
 def promote(client: MlflowClient, spec: TaskSpec, version: str) -> Decision:
     """Give version ``version`` of the task's registered model ``@champion`` if it beats the
-    current champion on the same test set, else ``@challenger``; return why."""
+    current champion on the same test set, else ``@challenger``; return why.
+
+    A compare-and-set: the champion is read after taking the store's lock, so two promotions at
+    once cannot both compare against the same old champion, and the alias is read back after it
+    is set. A tracking server has no shared file to lock: there the read-back is the guarantee.
+    """
+    name = spec.registered_model_name
+    with store_lock(client.tracking_uri):
+        decision = decide(client, spec, version)
+        client.set_registered_model_alias(name, decision.alias, str(version))
+        held = client.get_model_version_by_alias(name, decision.alias)
+    if str(held.version) != str(version):
+        raise RnnpipeError(
+            f"{name} version {version}: expected @{decision.alias} after setting it, got version "
+            f"{held.version} (another process moved it at the same time; run make promote again)"
+        )
+    return decision
+
+
+def decide(client: MlflowClient, spec: TaskSpec, version: str) -> Decision:
+    """The alias version ``version`` earns against the champion of this moment."""
     name = spec.registered_model_name
     metric = spec.headline_metrics[0]
     candidate = client.get_run(client.get_model_version(name, version).run_id)
@@ -93,15 +114,10 @@ def promote(client: MlflowClient, spec: TaskSpec, version: str) -> Decision:
     try:
         champion = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
-        champion = None
-    if champion is None:
-        decision = Decision(CHAMPION, f"{metric.name} {score:.4f}, and there was no champion")
-    elif str(champion.version) == str(version):
+        return Decision(CHAMPION, f"{metric.name} {score:.4f}, and there was no champion")
+    if str(champion.version) == str(version):
         return Decision(CHAMPION, f"version {version} is the champion already")
-    else:
-        decision = against(client, metric, score, candidate, champion)
-    client.set_registered_model_alias(name, decision.alias, str(version))
-    return decision
+    return against(client, metric, score, candidate, champion)
 
 
 def against(client: MlflowClient, metric, score: float, candidate: Run, champion) -> Decision:
