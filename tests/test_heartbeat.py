@@ -74,3 +74,15 @@ def test_only_runs_without_a_recent_heartbeat_are_failed(compose_config, tmp_pat
         "next": "FINISHED",
     }
     assert "rnnpipe.heartbeat" in runs["next"].data.tags  # the run beat for itself
+
+
+def test_a_comparison_killed_mid_way_is_failed_by_the_next_training(compose_config, tmp_path):
+    cfg = compose_config(*TINY, "logger.stale_after_seconds=600", "run_name=next")
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    comparisons = client.create_experiment("comparisons")
+    an_hour_ago = int((datetime.now(UTC) - timedelta(hours=1)).timestamp() * 1000)
+    killed = client.create_run(comparisons, run_name="killed compare", start_time=an_hour_ago)
+
+    train(cfg)
+
+    assert client.get_run(killed.info.run_id).info.status == "FAILED"

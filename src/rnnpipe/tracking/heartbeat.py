@@ -1,7 +1,7 @@
 """Runs that cannot be left RUNNING: a process killed with SIGKILL, by the OOM killer or a power
 loss never closes its MLflow run. A running job keeps a heartbeat tag fresh; the next
-``rnnpipe-train`` or ``rnnpipe-evaluate`` on the store marks FAILED every RUNNING run of its
-experiment whose heartbeat is older than ``logger.stale_after_seconds``.
+``rnnpipe-train`` or ``rnnpipe-evaluate`` on the store marks FAILED every RUNNING run of any
+experiment (comparisons included) whose heartbeat is older than ``logger.stale_after_seconds``.
 
 Only MLflow's own API is used (a filtered ``search_runs``), so the same works on a SQLite store
 and against a tracking server, for jobs on any node (no process ids or host names).
@@ -75,15 +75,15 @@ def last_sign_of_life(run: Run) -> datetime:
 
 
 def fail_stale_runs(logger: MLFlowLogger) -> list[str]:
-    """Mark FAILED, with a :data:`FAILURE_TAG` saying why, every RUNNING run of ``logger``'s
-    experiment (its own run aside) not seen alive for ``logger.stale_after_seconds``; return
-    their ids. Other loggers have no such setting: nothing is done."""
+    """Mark FAILED, with a :data:`FAILURE_TAG` saying why, every RUNNING run of the store (its
+    own run aside) not seen alive for ``logger.stale_after_seconds``, in every experiment: a
+    comparison or an evaluation killed mid-way is found as a training is; return their ids.
+    Other loggers have no such setting: nothing is done."""
     if not isinstance(logger, ResilientMLFlowLogger):
         return []
     client = logger.experiment
-    running = client.search_runs(
-        [logger.experiment_id], filter_string="attributes.status = 'RUNNING'"
-    )
+    experiments = [experiment.experiment_id for experiment in client.search_experiments()]
+    running = client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'")
     now = datetime.now(UTC)
     failed = []
     for run in running:
