@@ -15,10 +15,12 @@ import inspect
 import zipfile
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from rnnpipe.errors import RnnpipeError, require_file
+from rnnpipe.tasks.saved_targets import check_saved_targets
 from rnnpipe.tasks.spec import TaskSpec
 from rnnpipe.training.module import CHECKPOINT_KEY, TaskModule
 
@@ -80,6 +82,7 @@ def checkpoint_spec(path: Path, saved: dict) -> TaskSpec:
     )
 
 
+BUILT_FROM_RUN_CONFIG = ("data", "model", "trainer")  # what a resume restores from a checkpoint
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive (since PyTorch 1.6)
 WEIGHTS_ONLY_REFUSAL = "WeightsUnpickler error:"  # how torch says which object it will not load
 
@@ -99,7 +102,25 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict:
         raise RnnpipeError(
             f"{path}: expected a Lightning checkpoint, got a saved {type(saved).__name__}"
         )
+    check_saved_targets(str(path), buildable_configs(saved), task_specs().values())
     return saved
+
+
+def buildable_configs(saved: dict) -> dict[str, Any]:
+    """The configs in a checkpoint that rnnpipe may build objects from: the module's and the
+    DataModule's hyperparameters (its optimiser, scheduler, warm-up), the data config, and the
+    run config's ``data``, ``model`` and ``trainer``, which a resume restores."""
+    entry = saved.get(CHECKPOINT_KEY)
+    entry = entry if isinstance(entry, dict) else {}
+    run_config = entry.get("config") if isinstance(entry.get("config"), dict) else {}
+    configs = {
+        "hyper_parameters": saved.get("hyper_parameters"),
+        "datamodule_hyper_parameters": saved.get("datamodule_hyper_parameters"),
+        f"{CHECKPOINT_KEY}.data_config": entry.get("data_config"),
+    }
+    configs |= {f"{CHECKPOINT_KEY}.config.{group}": run_config.get(group)
+                for group in BUILT_FROM_RUN_CONFIG}  # fmt: skip
+    return configs
 
 
 def unreadable_checkpoint(path: Path, error: Exception) -> str:
