@@ -48,6 +48,7 @@ from rnnpipe.tasks.spec import Metric  # noqa: E402
 from rnnpipe.tracking.model_uri import parse_model_uri  # noqa: E402
 from rnnpipe.tracking.promotion import identity_of_test_set  # noqa: E402
 from rnnpipe.tracking.seed_groups import group_members, is_group  # noqa: E402
+from rnnpipe.training.plots import save_figure  # noqa: E402
 
 EXPERIMENT = "comparisons"
 
@@ -239,8 +240,7 @@ def log_comparison(
         axes.set_xlabel(f"{metric.name} ({better} is better): B - A on a resample of the items")
         axes.legend(fontsize="small")
         figure.tight_layout()
-        figure.savefig(path, dpi=100)
-        plt.close(figure)
+        save_figure(figure, path)
         client.log_artifact(run_id, str(path), "plots")
     client.set_terminated(run_id, "FINISHED")
     return run_id

@@ -17,6 +17,7 @@ import hydra
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from rnnpipe.atomic_files import written_whole
 from rnnpipe.config import CONFIG_DIR
 from rnnpipe.data.text_file import read_lines
 from rnnpipe.errors import RnnpipeError, reported_in_one_line
@@ -40,7 +41,8 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
         raise RnnpipeError(f"input {error}") from None
     table = pd.concat([pd.DataFrame({"input": texts}), predictions], axis=1)
     if cfg.get("output_path"):
-        table.to_csv(cfg.output_path, sep="\t", index=False)
+        with written_whole(cfg.output_path) as partial:
+            table.to_csv(partial, sep="\t", index=False)
         print(f"wrote {len(table)} predictions to {cfg.output_path}")
     else:
         with pd.option_context("display.max_colwidth", 80, "display.width", 160):

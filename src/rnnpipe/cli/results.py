@@ -19,6 +19,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
+from rnnpipe.atomic_files import write_text
 from rnnpipe.cli.baseline import BASELINE_TAG
 from rnnpipe.cli.compare import EXPERIMENT as COMPARISONS
 from rnnpipe.config import PROJECT_ROOT
@@ -268,7 +269,7 @@ def rewrite_readme(readme: Path, table_markdown: str, section: str | None = None
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(text):
         raise SystemExit(f"{readme}: expected the markers {begin} ... {end}, found none")
-    readme.write_text(pattern.sub(lambda _: f"{begin}\n{table_markdown}\n{end}", text))
+    write_text(readme, pattern.sub(lambda _: f"{begin}\n{table_markdown}\n{end}", text))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,13 +15,12 @@ Only checkpoints of one model average meaningfully: the same task, the same fitt
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
+from rnnpipe.atomic_files import written_whole
 from rnnpipe.errors import RnnpipeError
 from rnnpipe.tasks.registry import read_checkpoint
 from rnnpipe.training.module import CHECKPOINT_KEY
@@ -99,11 +98,6 @@ def save_new(checkpoint: dict, output: str | Path) -> Path:
         raise RnnpipeError(f"output_path={output}: expected a new file, got an existing one")
     if not output.parent.is_dir():
         raise RnnpipeError(f"output_path={output}: expected a file in an existing folder")
-    handle, partial = tempfile.mkstemp(dir=output.parent, suffix=".partial")
-    os.close(handle)
-    try:
+    with written_whole(output) as partial:
         torch.save(checkpoint, partial)
-        os.replace(partial, output)
-    finally:
-        Path(partial).unlink(missing_ok=True)
     return output

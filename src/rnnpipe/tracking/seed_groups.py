@@ -37,6 +37,9 @@ from mlflow.entities import Metric, Run, RunTag  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from scipy.stats import t as student_t  # noqa: E402
 
+from rnnpipe.atomic_files import write_text  # noqa: E402
+from rnnpipe.training.plots import save_figure  # noqa: E402
+
 GROUP_TAG = "rnnpipe.group"  # the job's overrides without these (set by provenance.run_tags):
 VARIED_WITHIN_A_GROUP = ("seed", "data.fold", "fold")  # fold: rnnpipe-evaluate's, of a CV group
 SIZE_TAG = "rnnpipe.group_size"  # only on a group's parent run
@@ -89,8 +92,7 @@ def save_curves(client: MlflowClient, runs: list[Run], metric: str, path: Path) 
     axes.set_ylabel(metric)
     axes.legend(fontsize="small")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
     return True
 
 
@@ -180,4 +182,4 @@ class SeedGroups(Callback):
             print(f"seed group: MLflow run {parent}")
         if parents:  # for the next step of a recipe: model_uri=runs:/<id> is the group's ensemble
             listing = Path(config.hydra.sweep.dir) / GROUPS_FILE
-            listing.write_text("".join(f"{parent}\n" for parent in parents))
+            write_text(listing, "".join(f"{parent}\n" for parent in parents))

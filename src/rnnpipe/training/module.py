@@ -34,6 +34,7 @@ from hydra.utils import instantiate
 from tokenizers import Tokenizer
 from torchmetrics import MeanMetric
 
+from rnnpipe.atomic_files import written_whole
 from rnnpipe.data.preprocessing import Preprocessing
 from rnnpipe.errors import InputRowError
 from rnnpipe.rnn import GRU, LSTM, RecurrentLayer, VanillaRNN
@@ -262,8 +263,8 @@ class TaskModule(L.LightningModule):
 
 def save_table(frame: pd.DataFrame, path: Path) -> Path:
     """A report table as TSV, its folder made."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, sep="\t", index=False)
+    with written_whole(path) as partial:
+        frame.to_csv(partial, sep="\t", index=False)
     return path
 
 

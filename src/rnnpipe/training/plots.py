@@ -10,6 +10,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
+from rnnpipe.atomic_files import written_whole  # noqa: E402
+
+
+def save_figure(figure: plt.Figure, path: Path) -> Path:
+    """Write ``figure`` as a PNG, whole or not at all, and free it."""
+    with written_whole(path) as partial:
+        figure.savefig(partial, dpi=100, format="png")
+    plt.close(figure)
+    return path
+
 
 def save_confusion_matrix(
     counts: Sequence[Sequence[int]], labels: Sequence[str], path: Path
@@ -29,10 +39,7 @@ def save_confusion_matrix(
     figure.colorbar(image, ax=axes)
     axes.set_title("confusion matrix (test)")
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def save_gradient_through_time(curves: dict[int, list[float]], path: Path) -> Path:
@@ -48,7 +55,4 @@ def save_gradient_through_time(curves: dict[int, list[float]], path: Path) -> Pa
     axes.set_title("gradient reaching each time step (BPTT)")
     axes.legend(fontsize="small", ncol=2)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

@@ -6,7 +6,10 @@ from pathlib import Path
 
 from torch import Tensor
 
-from rnnpipe.training.plots import plt  # pyplot with the headless backend already chosen
+from rnnpipe.training.plots import (  # pyplot with the headless backend already chosen
+    plt,
+    save_figure,
+)
 
 
 def save_attention_map(
@@ -24,7 +27,4 @@ def save_attention_map(
     figure.colorbar(image, ax=axes)
     axes.set_title(title)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
