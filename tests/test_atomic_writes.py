@@ -35,9 +35,16 @@ def small_file_limit() -> None:
 @pytest.mark.slow
 def test_a_checkpoint_that_does_not_fit_is_one_line_and_no_file(tmp_path):
     finished = subprocess.run(
-        [sys.executable, "-m", "rnnpipe.cli.train", "logger=csv", "trainer.max_epochs=1",
-         "model.hidden_size=8", f"paths.output_dir={tmp_path}/outputs",
-         f"paths.tracking_dir={tmp_path}"],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "rnnpipe.cli.train",
+            "logger=csv",
+            "trainer.max_epochs=1",
+            "model.hidden_size=8",
+            f"paths.output_dir={tmp_path}/outputs",
+            f"paths.tracking_dir={tmp_path}",
+        ],  # fmt: skip
         preexec_fn=small_file_limit,
         capture_output=True,
         text=True,
