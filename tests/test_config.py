@@ -7,7 +7,9 @@ from hydra.utils import get_class
 from omegaconf import OmegaConf
 
 from rnnpipe.config import CONFIG_DIR
-from rnnpipe.tasks.registry import task_spec
+from rnnpipe.config_rules import check_config
+from rnnpipe.tasks.registry import BUILT_FROM_RUN_CONFIG, task_spec, task_specs
+from rnnpipe.tasks.saved_targets import check_saved_targets
 
 EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 TRAINERS = sorted(p.stem for p in (CONFIG_DIR / "trainer").glob("*.yaml"))
@@ -36,6 +38,10 @@ def test_each_experiment_composes_and_resolves(compose_config, experiment):
     assert resolved["paths"]["root_dir"] == str(CONFIG_DIR.parent)
     for target in targets(cfg):
         get_class(target)  # every _target_ names a class that exists
+    check_config(cfg)  # its values are within their rules
+    # what a checkpoint of it carries is on the allowlist, so its runs can be resumed and loaded
+    built = {group: resolved[group] for group in BUILT_FROM_RUN_CONFIG}
+    check_saved_targets(experiment, built, task_specs().values())
 
 
 @pytest.mark.parametrize("trainer", TRAINERS)

@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from rnnpipe.cli.train import check_class
 from rnnpipe.config import CONFIG_DIR
+from rnnpipe.config_rules import check_config
 from rnnpipe.errors import RnnpipeError, reported_in_one_line
 from rnnpipe.tasks.registry import task_spec
 from rnnpipe.tracking import provenance
@@ -40,6 +41,7 @@ BASELINE_TAG = "rnnpipe.baseline"
 def baseline(cfg: DictConfig) -> dict[str, float]:
     """Fit the task's baseline on train, score it on val (and test); log it; return the metrics."""
     spec = task_spec(cfg.task_name)
+    check_config(cfg)
     if cfg.get("baseline") is None:
         raise RnnpipeError(
             f"baselines.{spec.name}: expected a baseline of the {spec.name} task in "

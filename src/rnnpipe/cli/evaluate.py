@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rnnpipe.cli.train import register_version, score_with_classifier
 from rnnpipe.config import CONFIG_DIR
+from rnnpipe.config_rules import check_config
 from rnnpipe.errors import RnnpipeError, reported_in_one_line, require_file
 from rnnpipe.tasks.registry import spec_of
 from rnnpipe.tasks.spec import TaskSpec
@@ -42,6 +43,7 @@ from rnnpipe.training.module import TaskModule
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
+    check_config(cfg)
     split = scored_split(cfg)  # refused before any model is downloaded
     with tempfile.TemporaryDirectory() as tmp:
         checkpoints = resolve_checkpoints(

@@ -18,6 +18,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from rnnpipe.config import CONFIG_DIR
+from rnnpipe.config_rules import check_config
 from rnnpipe.errors import RnnpipeError, reported_in_one_line
 from rnnpipe.tasks.registry import task_spec
 from rnnpipe.tasks.spec import TaskSpec
@@ -36,8 +37,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     ``extra_callbacks`` join the configured ones (a tuner adds its pruning callback this way).
     """
     spec = task_spec(cfg.task_name)
-    if cfg.get("promote") not in (None, "auto"):
-        raise RnnpipeError(f"promote: expected auto or null, got {cfg.promote!r}")
+    check_config(cfg)
     if tracking_uri(cfg):
         check_reachable(tracking_uri(cfg))  # a new store is created once, a bad one named
     saved = resolve_checkpoint(cfg)
