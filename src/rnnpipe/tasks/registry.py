@@ -108,15 +108,15 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu") -> dict:
 
 def buildable_configs(saved: dict) -> dict[str, Any]:
     """The configs in a checkpoint that rnnpipe may build objects from: the module's and the
-    DataModule's hyperparameters (its optimiser, scheduler, warm-up), the data config, and the
-    run config's ``data``, ``model`` and ``trainer``, which a resume restores."""
+    DataModule's hyperparameters (its optimiser, scheduler, warm-up) and the run config's
+    ``data``, ``model`` and ``trainer``, which a resume restores. (The module's own data config
+    is not: its arguments go to the task's DataModule class, its ``_target_`` is never read.)"""
     entry = saved.get(CHECKPOINT_KEY)
     entry = entry if isinstance(entry, dict) else {}
     run_config = entry.get("config") if isinstance(entry.get("config"), dict) else {}
     configs = {
         "hyper_parameters": saved.get("hyper_parameters"),
         "datamodule_hyper_parameters": saved.get("datamodule_hyper_parameters"),
-        f"{CHECKPOINT_KEY}.data_config": entry.get("data_config"),
     }
     configs |= {f"{CHECKPOINT_KEY}.config.{group}": run_config.get(group)
                 for group in BUILT_FROM_RUN_CONFIG}  # fmt: skip
