@@ -64,7 +64,7 @@ def resolve_checkpoints(
             "model_uri: expected a checkpoint, a model URI or a list of them, got []"
         )
     if tracking_uri and any(":/" in reference for reference in references):
-        check_reachable(tracking_uri, tracking_key)
+        check_reachable(tracking_uri, tracking_key, writing=False)
         mlflow.set_tracking_uri(tracking_uri)
     references = [member for r in references for member in group_references(r, fold)]
     found = []

@@ -124,7 +124,7 @@ class ResilientMLFlowLogger(MLFlowLogger):
 
 
 def check_reachable(
-    tracking_uri: str, key: str = "logger.tracking_uri", timeout: float = 5.0
+    tracking_uri: str, key: str = "logger.tracking_uri", timeout: float = 5.0, writing: bool = True
 ) -> None:
     """Fail within seconds, naming the URI and the config ``key`` that sets it (each command
     names it its own way), when a tracking server does not answer or refuses our credentials.
@@ -132,10 +132,10 @@ def check_reachable(
     (MLflow's own client retries for minutes before it gives up.) The request is one a server
     with authentication (``--app-name basic-auth``) guards, sent with the credentials MLflow's
     client would send. A local SQLite store is created if new, one process at a time, and
-    checked (:func:`rnnpipe.tracking.store.open_local_store`).
+    checked, for ``writing`` or only reading (:func:`rnnpipe.tracking.store.open_local_store`).
     """
     if not tracking_uri.startswith(("http://", "https://")):
-        open_local_store(tracking_uri)
+        open_local_store(tracking_uri, writing)
         return
     request = urllib.request.Request(
         f"{tracking_uri.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1",

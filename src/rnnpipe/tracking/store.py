@@ -10,6 +10,7 @@ and rnnpipe takes no lock for it (README, "Concurrency").
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -39,14 +40,20 @@ def store_lock(tracking_uri: str):
     return FileLock(f"{database}.lock")
 
 
-def open_local_store(tracking_uri: str) -> None:
+def open_local_store(tracking_uri: str, writing: bool = True) -> None:
     """Create the SQLite store if it does not exist yet, under :func:`store_lock`, and check that
-    this MLflow can use it; an unusable store is one line naming it and what to do."""
+    this MLflow can use it (``writing``: and write to it); an unusable store is one line naming
+    it and what to do."""
     database = sqlite_path(tracking_uri)
     if database is None:
         return
-    with store_lock(tracking_uri), unusable_store_named(database):
+    lock = store_lock(tracking_uri) if writing or not database.exists() else nullcontext()
+    with unusable_store_named(database), lock:
         MlflowClient(tracking_uri).search_experiments(max_results=1)
+        # SQLite writes a journal beside the file: both must be writable
+        writable = os.access(database, os.W_OK) and os.access(database.parent, os.W_OK)
+        if writing and not writable:
+            raise PermissionError(f"{database} is read-only")
 
 
 @contextmanager
@@ -77,7 +84,7 @@ def store_problem(database: Path, error: BaseException) -> str:
             "expected an MLflow SQLite database, got a corrupt or foreign file; move it away "
             "(a new store is created in its place) or restore it from a backup"
         )
-    if "readonly" in text or "read-only" in text or "Permission denied" in text:
+    if isinstance(error, PermissionError) or "readonly" in text or "read-only" in text:
         return "expected a store this user can write, got a read-only one; fix its permissions"
     if "disk is full" in text or "No space left" in text or "File too large" in text:
         return "expected room to write, got a full disk; free some space and run again"
