@@ -115,3 +115,25 @@ def test_promotions_racing_each_other_leave_the_best_version_champion(tmp_path):
     best = str(scores.index(max(scores)) + 1)
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == best
     assert sum("-> @champion" in said for said in outputs) >= 1
+
+
+def test_a_resume_after_a_kill_that_followed_registration_adds_no_second_version(
+    compose_config, tmp_path
+):
+    overrides = ("register_model=true", "model.hidden_size=8", "trainer.max_epochs=1")
+    train(compose_config(*overrides))
+    HydraConfig.instance().cfg = None
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    [version] = client.search_model_versions(f"name='{NAME}'")
+    # what a kill right after the registration leaves: the version untagged, the run unfinished
+    for key in version.tags:
+        client.delete_model_version_tag(NAME, version.version, key)
+    client.set_terminated(version.run_id, "KILLED")
+
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    train(compose_config(*overrides, f"ckpt_path={last}", "promote=auto"))
+
+    [again] = client.search_model_versions(f"name='{NAME}'")
+    assert (again.version, again.run_id) == (version.version, version.run_id)
+    assert again.tags["run_id"] == version.run_id and "test/acc" in again.tags
+    assert client.get_model_version_by_alias(NAME, "champion").version == version.version

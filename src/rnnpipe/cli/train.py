@@ -115,16 +115,21 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
                 lambda: description.set_description(logger, cfg, datamodule.input_files(), metrics),
             )
             if best_checkpoint and cfg.get("log_model") and spec.served:
-                register = cfg.get("register_model")
+                # a run registers one version: a resume after a kill that followed the
+                # registration tags and promotes that version instead of adding a second
+                registered = cfg.get("register_model") and record(
+                    logger, "the run's model version", lambda: promotion.version_of_run(
+                        logger.experiment, spec, logger.run_id))  # fmt: skip
                 info = record(
                     logger,
                     "the pyfunc model",
                     lambda: artifacts.log_model(
-                        logger, spec, model, {"checkpoint": best_checkpoint}, register=register
+                        logger, spec, model, {"checkpoint": best_checkpoint},
+                        register=cfg.get("register_model") and not registered,
                     ),
-                )
-                if register and info is not None:
-                    version = str(info.registered_model_version)
+                )  # fmt: skip
+                if cfg.get("register_model") and info is not None:
+                    version = registered or str(info.registered_model_version)
                     record(logger, "the model version", lambda: register_version(
                         logger, spec, version, cfg.get("promote")))  # fmt: skip
     if trainer.is_global_zero:

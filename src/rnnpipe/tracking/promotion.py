@@ -70,6 +70,13 @@ def describe_version(client: MlflowClient, name: str, version: str, run: Run) ->
     )
 
 
+def version_of_run(client: MlflowClient, spec: TaskSpec, run_id: str) -> str | None:
+    """The version of the task's registered model that run ``run_id`` registered, if any."""
+    name = spec.registered_model_name
+    found = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return str(min(int(version.version) for version in found)) if found else None
+
+
 @dataclass(frozen=True)
 class Decision:
     alias: str  # the alias the version now has: champion or challenger
