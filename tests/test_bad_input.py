@@ -71,7 +71,7 @@ def test_a_config_value_the_model_refuses(cli, tmp_path):
     status, _, errors = cli(train.main, "model.nonlinearity=sigmoid")
     assert status == 1
     assert errors == [
-        "error: invalid config: nonlinearity must be one of ('tanh', 'relu'), got 'sigmoid'"
+        "error: model.nonlinearity: expected one of tanh, relu, got 'sigmoid'"
     ]
     assert finished_runs(tmp_path) == []
 
