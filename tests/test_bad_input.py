@@ -70,9 +70,7 @@ def test_a_config_key_that_does_not_exist(cli, tmp_path):
 def test_a_config_value_the_model_refuses(cli, tmp_path):
     status, _, errors = cli(train.main, "model.nonlinearity=sigmoid")
     assert status == 1
-    assert errors == [
-        "error: model.nonlinearity: expected one of tanh, relu, got 'sigmoid'"
-    ]
+    assert errors == ["error: model.nonlinearity: expected one of tanh, relu, got 'sigmoid'"]
     assert finished_runs(tmp_path) == []
 
 
