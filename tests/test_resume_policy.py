@@ -4,6 +4,8 @@ a command line that would change what is trained, leaves FINISHED runs alone unl
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from conftest import SAMPLE_DATA
 from mlflow import MlflowClient
 from omegaconf import open_dict
 
+from rnnpipe.cli.train import main as train_main
 from rnnpipe.cli.train import train
 from rnnpipe.errors import RnnpipeError
 
@@ -115,3 +118,30 @@ def test_last_is_the_newest_unfinished_run_on_the_same_data(compose_config, smal
     assert client.get_run(sample.info.run_id).info.status == "FAILED"
     assert len(client.get_metric_history(small.info.run_id, "val/f1")) == 2
     assert Path(cfg_small.paths.run_dir) != Path(cfg_sample.paths.run_dir)
+
+
+def test_a_run_another_process_is_training_is_not_resumed_beside_it(cli, tmp_path):
+    assert cli(train_main, "trainer.max_epochs=1", "model.hidden_size=8")[0] == 0
+    [last] = (tmp_path / "hydra").glob("checkpoints/last.ckpt")
+    run_dir = last.parent.parent
+    MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").set_terminated(
+        torch.load(last, weights_only=True)["rnnpipe"]["tracking_run_id"], "KILLED"
+    )
+    holder = subprocess.Popen(  # another rnnpipe-train holding the run's directory
+        [sys.executable, "-c", "import sys, time; from filelock import FileLock; "
+         "lock = FileLock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(120)",
+         str(run_dir / ".rnnpipe.lock")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "held\n"
+        status, _, errors = cli(train_main, f"ckpt_path={last}", "trainer.max_epochs=2")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (status, errors) == (1, [
+        f"error: {run_dir}: expected a run directory no other rnnpipe-train is using, got one in "
+        "use (the run is training, or another resume of it started first); wait for it to end"
+    ])  # fmt: skip
+    status, _, errors = cli(train_main, f"ckpt_path={last}", "trainer.max_epochs=2")
+    assert (status, errors) == (0, [])  # once the other process is gone, the resume goes on

@@ -41,7 +41,6 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     if tracking_uri(cfg):
         check_reachable(tracking_uri(cfg))  # a new store is created once, a bad one named
     saved = resolve_checkpoint(cfg)
-    checkpoint = str(saved.checkpoint) if saved else None
     previous_status = None
     if saved:
         cfg = resume.restore_config(cfg, saved)
@@ -51,6 +50,19 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
         # saved state (the best score so far) where they left it
         with open_dict(cfg):
             cfg.paths.run_dir = str(saved.checkpoint.parent.parent)
+    with resume.run_directory_claimed(Path(cfg.paths.run_dir)):
+        return fit_and_record(cfg, spec, saved, previous_status, extra_callbacks)
+
+
+def fit_and_record(
+    cfg: DictConfig,
+    spec: TaskSpec,
+    saved: resume.SavedRun | None,
+    previous_status: str | None,
+    extra_callbacks: Sequence[L.Callback],
+) -> dict[str, float]:
+    """Build, fit, test and record the run, in the directory this process holds."""
+    checkpoint = str(saved.checkpoint) if saved else None
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 

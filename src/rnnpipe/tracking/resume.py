@@ -14,12 +14,15 @@ A checkpoint carries the resolved config of the run that wrote it. ``ckpt_path=<
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from hydra.core.hydra_config import HydraConfig
+from lightning.pytorch.utilities import rank_zero_only
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -96,6 +99,30 @@ def restore_config(cfg: DictConfig, saved: SavedRun) -> DictConfig:
             if within(key, SAFE_TO_CHANGE):
                 OmegaConf.update(restored, key, OmegaConf.select(cfg, key), force_add=True)
     return restored
+
+
+@contextmanager
+def run_directory_claimed(run_dir: Path) -> Iterator[None]:
+    """Hold ``<run_dir>/.rnnpipe.lock`` while a run trains there: a second process continuing the
+    same run (two ``ckpt_path=last`` started together, or a resume of a run still training)
+    is refused in one line instead of writing the same checkpoints and MLflow run. In a
+    multi-process job only rank 0 holds it; the others share its directory."""
+    if rank_zero_only.rank != 0:
+        yield
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(run_dir / ".rnnpipe.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RnnpipeError(
+            f"{run_dir}: expected a run directory no other rnnpipe-train is using, got one in use "
+            f"(the run is training, or another resume of it started first); wait for it to end"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def run_status(tracking_uri: str | None, run_id: str | None) -> str | None:
