@@ -88,6 +88,11 @@ def store_problem(database: Path, error: BaseException) -> str:
         return "expected a store this user can write, got a read-only one; fix its permissions"
     if "disk is full" in text or "No space left" in text or "File too large" in text:
         return "expected room to write, got a full disk; free some space and run again"
+    if "disk I/O error" in text:  # how SQLite reports a write past a file-size limit, too
+        return (
+            "expected to write it, got a disk I/O error (a full disk, a file-size limit or a "
+            "failing disk); free some space and run again"
+        )
     return f"expected a usable MLflow store, got: {text.splitlines()[0][:200]}"
 
 
