@@ -4,12 +4,8 @@ the checkpoint, and leaves no truncated ``.ckpt`` and no partial file behind."""
 
 from __future__ import annotations
 
-import resource
-import signal
-import subprocess
-import sys
-
 import pytest
+from fault_injection import train_with_file_size_limit
 
 from rnnpipe.atomic_files import write_text, written_whole
 from rnnpipe.errors import RnnpipeError
@@ -25,40 +21,19 @@ def test_a_failed_write_keeps_the_previous_file_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table.tsv"]
 
 
-def small_file_limit() -> None:
-    """In the child: files may not grow past 64 KiB (a checkpoint is larger); the write then
-    fails with EFBIG instead of the process being killed by SIGXFSZ."""
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
-
-
 @pytest.mark.slow
 def test_a_checkpoint_that_does_not_fit_is_one_line_and_no_file(tmp_path):
-    finished = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rnnpipe.cli.train",
-            "logger=csv",
-            "trainer.max_epochs=1",
-            "model.hidden_size=8",
-            f"paths.output_dir={tmp_path}/outputs",
-            f"paths.tracking_dir={tmp_path}",
-        ],  # fmt: skip
-        preexec_fn=small_file_limit,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    # 64 KiB: less than the checkpoint, more than the logs
+    status, errors, stderr = train_with_file_size_limit(
+        65536, tmp_path, "logger=csv", "trainer.max_epochs=1", "model.hidden_size=8"
     )
-    assert finished.returncode == 1
-    [error] = [line for line in finished.stderr.splitlines() if line.startswith("error:")]
     [checkpoints] = (tmp_path / "outputs").glob("sentiment/runs/*/checkpoints")
-    assert error == (
+    assert (status, errors) == (1, [
         f"error: {checkpoints}/epoch000.ckpt: expected room to write it, got File too large; "
         "nothing was written under that name (free some space, then run again)"
-    )
+    ])  # fmt: skip
     assert list(checkpoints.iterdir()) == []  # no truncated .ckpt, no partial file
-    assert "Traceback" not in finished.stderr
+    assert "Traceback" not in stderr
 
 
 def test_running_out_of_room_names_the_file(tmp_path, monkeypatch):

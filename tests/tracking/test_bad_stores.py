@@ -4,14 +4,13 @@ that lacks the run it continues."""
 
 from __future__ import annotations
 
-import resource
-import signal
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from fault_injection import train_with_file_size_limit
 
 from rnnpipe.cli import train
 
@@ -91,29 +90,10 @@ def test_a_read_only_store_is_named_before_anything_trains(cli, tmp_path):
     ])  # fmt: skip
 
 
-def small_file_limit() -> None:
-    """In the child: files may not grow past 100 KiB, less than a new store's tables."""
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
-
-
 def test_a_store_that_cannot_grow_is_one_line(tmp_path):
-    finished = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rnnpipe.cli.train",
-            *TINY,
-            f"paths.output_dir={tmp_path}/out",
-            f"paths.tracking_dir={tmp_path}",
-        ],  # fmt: skip
-        preexec_fn=small_file_limit,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    errors = [line for line in finished.stderr.splitlines() if line.startswith("error:")]
-    assert (finished.returncode, errors) == (1, [
+    # 100 kB: less than a new store's tables
+    status, errors, stderr = train_with_file_size_limit(100_000, tmp_path, *TINY)
+    assert (status, errors) == (1, [
         f"error: MLflow store {tmp_path}/mlflow.db: expected to write it, got a disk I/O error (a "
         "full disk, a file-size limit or a failing disk); free some space and run again"
-    ]), finished.stderr[-2000:]  # fmt: skip
+    ]), stderr[-2000:]  # fmt: skip
