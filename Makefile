@@ -27,14 +27,14 @@ install: $(STAMP) ## create .venv and install rnnpipe with its dev tools (torch 
 train: $(STAMP) ## train the default experiment (sentiment, bundled sample), log it to MLflow, register it, promote it by rule
 	$(BIN)/rnnpipe-train register_model=true promote=auto $(ARGS)
 
-train-ner: $(STAMP) ## named-entity recognition (bidirectional RNN tagger), bundled CoNLL sample
-	$(BIN)/rnnpipe-train experiment=ner $(ARGS)
+train-ner: $(STAMP) ## named-entity recognition (bidirectional RNN tagger), bundled CoNLL sample; registered, promoted by rule
+	$(BIN)/rnnpipe-train experiment=ner register_model=true promote=auto $(ARGS)
 
-train-translation: $(STAMP) ## English->German encoder-decoder with attention, bundled Multi30k sample
-	$(BIN)/rnnpipe-train experiment=translation $(ARGS)
+train-translation: $(STAMP) ## English->German encoder-decoder with attention, bundled Multi30k sample; registered, promoted by rule
+	$(BIN)/rnnpipe-train experiment=translation register_model=true promote=auto $(ARGS)
 
-train-generation: $(STAMP) ## one-to-many: generate reviews for a sentiment label (truncated BPTT)
-	$(BIN)/rnnpipe-train experiment=generation $(ARGS)
+train-generation: $(STAMP) ## one-to-many: generate reviews for a sentiment label (truncated BPTT); registered, promoted by rule
+	$(BIN)/rnnpipe-train experiment=generation register_model=true promote=auto $(ARGS)
 
 train-adding: $(STAMP) ## the adding problem (generated, T=150): an IRNN carries a number across 150 steps
 	$(BIN)/rnnpipe-train experiment=adding $(ARGS)
@@ -100,10 +100,13 @@ tune: $(STAMP) ## Optuna search for TASK=<task> over conf/hparams_search/<task>_
 data: $(STAMP) ## download Multi30k (verified), check CoNLL-2003 / reviews placed by hand (data/raw/)
 	$(BIN)/rnnpipe-data $(ARGS)
 
-evaluate: $(STAMP) ## score MODEL (checkpoint or MLflow URI) on DATA=<file in the task's format>
-	$(BIN)/rnnpipe-evaluate model_uri=$(MODEL) data_path=$(DATA) $(ARGS)
+evaluate: $(STAMP) ## score MODEL (checkpoint or MLflow URI) on DATA=<file in the task's format>; without DATA, on the model's own test split
+	$(BIN)/rnnpipe-evaluate model_uri=$(MODEL) $(if $(DATA),data_path=$(DATA)) $(ARGS)
 
-export TEXT  # predict: the text travels in the environment and on stdin, never on a shell line
+# predict: the text travels in the environment and on stdin, never on a shell line, and as it was
+# typed: taken unexpanded, so a '$' in it stays a '$'
+override TEXT := $(value TEXT)
+export TEXT
 predict: $(STAMP) ## predict with MODEL (default: the champion) for TEXT="..." (any quotes), or ARGS=input_path=<file>
 	$(if $(TEXT),printf '%s\n' "$$TEXT" | )$(BIN)/rnnpipe-predict model_uri=$(MODEL) $(if $(TEXT),input_path=-) $(ARGS)
 

@@ -1,9 +1,11 @@
 """Texts reach ``rnnpipe-predict`` whatever quotes they hold: from stdin (``input_path=-``) and
-through ``make predict TEXT=...``; a lone string for ``texts`` is refused, not spelled out."""
+through ``make predict TEXT=...`` (a ``$`` stays a ``$``); a lone string for ``texts`` is
+refused, not spelled out; ``make evaluate`` without ``DATA`` scores the model's own test split."""
 
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 
@@ -14,7 +16,7 @@ from rnnpipe.cli import predict
 
 pytestmark = pytest.mark.slow
 
-QUOTED = 'it\'s "great"'
+QUOTED = 'it\'s "great" for $50 $(shell echo run) \\o/'  # quotes, make's and the shell's $
 
 
 def test_input_path_dash_reads_one_text_per_line_from_stdin(
@@ -36,7 +38,7 @@ def test_a_string_for_texts_is_refused_naming_the_key(cli, checkpoint):
     ]
 
 
-def test_make_predict_passes_a_text_with_both_quotes(checkpoint):
+def test_make_predict_passes_any_text_as_typed(checkpoint):
     finished = subprocess.run(
         # -o: the installed .venv is taken as it is (no reinstall from inside a test)
         ["make", "-C", str(PROJECT_ROOT), "-o", ".venv/.installed", "predict",
@@ -50,3 +52,16 @@ def test_make_predict_passes_a_text_with_both_quotes(checkpoint):
     label, probability, *per_class = row.strip()[len(QUOTED) :].split()
     assert label in {"negative", "positive"} and 0.5 <= float(probability) <= 1.0
     assert sum(map(float, per_class)) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_make_evaluate_without_data_scores_the_models_own_test_split(checkpoint, tmp_path):
+    store = f"paths.output_dir={tmp_path}/outputs paths.tracking_dir={tmp_path}"
+    finished = subprocess.run(
+        ["make", "-C", str(PROJECT_ROOT), "-o", ".venv/.installed", "evaluate",
+         f"MODEL={checkpoint}", f"ARGS={store}"],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "data_path=" not in finished.stdout.splitlines()[0]
+    accuracy = float(re.search(r"test/acc\s+([0-9.]+)", finished.stdout).group(1))
+    assert 0.0 <= accuracy <= 1.0

@@ -31,6 +31,7 @@ import lightning as L
 import pandas as pd
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import MLFlowLogger
 from tokenizers import Tokenizer
 from torchmetrics import MeanMetric
 
@@ -126,10 +127,12 @@ class TaskModule(L.LightningModule):
 
     # -- what a checkpoint carries besides the weights ----------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        tracked = isinstance(self.logger, MLFlowLogger)
         checkpoint[CHECKPOINT_KEY] = {
             "module": f"{type(self).__module__}.{type(self).__qualname__}",
-            # the tracking run to continue when training resumes from this checkpoint
-            "tracking_run_id": getattr(self.logger, "run_id", None),
+            # the tracking run to continue when training resumes from this checkpoint (only an
+            # MLflow logger's: under fast_dev_run Lightning's stand-in answers any attribute)
+            "tracking_run_id": self.logger.run_id if tracked else None,
             "preprocessing": self.preprocessing.state,
             "data_config": self.data_config,
             "config": self.run_config or None,
