@@ -19,13 +19,14 @@ from typing import Any
 from hydra.utils import get_class, instantiate
 from lightning.pytorch.loggers import Logger, MLFlowLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 from omegaconf import DictConfig
 
 from rnnpipe.errors import RnnpipeError
 from rnnpipe.tracking.run_names import unique_run_name
-from rnnpipe.tracking.store import open_local_store
+from rnnpipe.tracking.store import experiment_id_of, open_local_store
 from rnnpipe.training.signals import StoppedBySignal
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,16 @@ class ResilientMLFlowLogger(MLFlowLogger):
         if str(self._tracking_uri).startswith(("http://", "https://")):
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+
+    @property
+    def experiment(self) -> MlflowClient:
+        """Lightning's client, its experiment found or created once per store (not raced)."""
+        starting = self._run_id is None and self._experiment_id is None
+        if starting and not self._initialized and rank_zero_only.rank == 0:
+            self._experiment_id = experiment_id_of(
+                self._tracking_uri, self._experiment_name, self._artifact_location
+            )
+        return super().experiment
 
     @property
     def offline(self) -> bool:

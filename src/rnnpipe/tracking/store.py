@@ -56,6 +56,23 @@ def open_local_store(tracking_uri: str, writing: bool = True) -> None:
             raise PermissionError(f"{database} is read-only")
 
 
+def experiment_id_of(tracking_uri: str, name: str, artifact_location: str | None) -> str:
+    """The id of experiment ``name``, created if missing, by one process at a time: runs of a
+    new task started together would each find it missing and all but one fail to create it.
+    (A server has no lock: there a lost race reads the winner's experiment.)"""
+    client = MlflowClient(tracking_uri)
+    with store_lock(tracking_uri):
+        found = client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        try:
+            return client.create_experiment(name, artifact_location=artifact_location)
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return client.get_experiment_by_name(name).experiment_id
+
+
 @contextmanager
 def unusable_store_named(database: Path) -> Iterator[None]:
     """MLflow's and SQLite's errors about the store file, as one line naming it."""
