@@ -137,3 +137,19 @@ def test_a_resume_after_a_kill_that_followed_registration_adds_no_second_version
     assert (again.version, again.run_id) == (version.version, version.run_id)
     assert again.tags["run_id"] == version.run_id and "test/acc" in again.tags
     assert client.get_model_version_by_alias(NAME, "champion").version == version.version
+
+
+def test_a_promotion_that_cannot_be_made_leaves_the_run_finished(compose_config, capsys):
+    cfg = compose_config(
+        "register_model=true", "promote=auto", "test=false", "model.hidden_size=8",
+        "trainer.max_epochs=1",
+    )  # fmt: skip
+    train(cfg)
+    warning = capsys.readouterr().err
+    assert f"warning: models:/{NAME}/1 not promoted: {NAME} version 1: expected a run with " in (
+        warning
+    )
+    client = MlflowClient(cfg.logger.tracking_uri)
+    [version] = client.search_model_versions(f"name='{NAME}'")
+    assert client.get_run(version.run_id).info.status == "FINISHED"
+    assert version.aliases == []

@@ -7,6 +7,7 @@ rnnpipe-train -m model.hidden_size=64,128       # a sweep: one MLflow run per jo
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -167,12 +168,17 @@ def register_version(
     logger: MLFlowLogger, spec: TaskSpec, version: str, promote: str | None
 ) -> None:
     """Tag and describe the new version; ``promote=auto``: give it its alias by the rule of
-    :mod:`rnnpipe.tracking.promotion`, and say which and why."""
+    :mod:`rnnpipe.tracking.promotion`, and say which and why. A promotion that cannot be made
+    (no headline metric, an alias another process moved meanwhile) is a warning: the run and
+    its version are recorded, and ``make promote`` can try again."""
     client = logger.experiment
     name = spec.registered_model_name
     promotion.describe_version(client, name, version, client.get_run(logger.run_id))
     if promote == "auto":
-        print(f"models:/{name}/{version} -> {promotion.promote(client, spec, version)}")
+        try:
+            print(f"models:/{name}/{version} -> {promotion.promote(client, spec, version)}")
+        except RnnpipeError as error:
+            print(f"warning: models:/{name}/{version} not promoted: {error}", file=sys.stderr)
 
 
 def check_class(group: str, built: object, expected: tuple[type, ...], spec: TaskSpec) -> None:
