@@ -45,6 +45,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
     previous_status = None
     if saved:
         cfg = resume.restore_config(cfg, saved)
+        check_config(cfg)  # what the checkpoint brought back is checked as a command line is
         previous_status = resume.check_may_continue(saved, tracking_uri(cfg), cfg.resume.extend)
     if saved and saved.checkpoint.parent.name == "checkpoints":
         # a resumed run carries on in its own directory, so the checkpoint callbacks find their
