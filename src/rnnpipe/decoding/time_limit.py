@@ -39,7 +39,7 @@ def time_limit(seconds: float) -> Iterator[None]:
 def check_time() -> None:
     """Raise :class:`TimeLimitError` if the current request's deadline has passed."""
     deadline = _deadline.get()
-    if deadline is not None and time.monotonic() > deadline[0]:
+    if deadline is not None and time.monotonic() >= deadline[0]:
         raise TimeLimitError(
             f"request: expected to finish within {deadline[1]:g} s (model.serving.max_seconds), "
             "got more: send fewer rows or a smaller max_length"
