@@ -7,7 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from conftest import built_on_sample
+from mlflow import MlflowClient
 
+from rnnpipe.cli import train
 from rnnpipe.tasks.registry import task_specs
 from rnnpipe.training.request_limits import RequestLimits
 
@@ -46,14 +48,29 @@ def test_every_served_task_declares_a_range_for_each_of_its_params(task):
             "model.serving.params.beam_size: expected [lowest, highest] around the model's own "
             "5, got [1, 4]",
         ),
-        (SERVING | {"max_rows": 0}, "model.serving.max_rows: expected a positive number, got 0"),
     ],
-    ids=["a param without a range", "the default out of its range", "no rows"],
+    ids=["a param without a range", "the default out of its range"],
 )
-def test_a_serving_config_that_bounds_nothing_or_not_the_model_is_refused(serving, message):
+def test_a_serving_config_that_does_not_bound_the_models_params_is_refused(serving, message):
     with pytest.raises(ValueError) as refused:
         RequestLimits.declared(serving, DEFAULTS)
     assert str(refused.value) == message
+
+
+def test_training_refuses_a_range_without_the_models_own_setting_before_a_run(cli, tmp_path):
+    status, _, errors = cli(
+        train.main, "experiment=translation", "model.serving.params.beam_size=[1,4]"
+    )
+    assert (status, errors) == (
+        1,
+        [
+            "error: invalid config: model.serving.params.beam_size: expected [lowest, highest] "
+            "around the model's own 5, got [1, 4]"
+        ],
+    )
+    store = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiments = [e.experiment_id for e in store.search_experiments()]
+    assert store.search_runs(experiments) == []  # refused before any run
 
 
 def test_params_in_range_replace_the_models_own_for_the_request():

@@ -31,12 +31,7 @@ class RequestLimits:
     def declared(cls, serving: Mapping[str, Any], defaults: Mapping[str, Any]) -> RequestLimits:
         """The limits of a model config's ``serving`` section, for a model whose per-request
         params take ``defaults``: each must have a range, and its default must lie in it."""
-        limits = cls(**serving)
-        for key in ("max_rows", "max_characters", "max_seconds"):
-            if not getattr(limits, key) > 0:
-                raise ValueError(
-                    f"model.serving.{key}: expected a positive number, got {getattr(limits, key)}"
-                )
+        limits = cls(**serving)  # its sizes are checked with the config (config_rules.py)
         if set(limits.params) != set(defaults):
             raise ValueError(
                 f"model.serving.params: expected a [lowest, highest] range for each of "
