@@ -188,7 +188,7 @@ class TaskModule(L.LightningModule):
         if limits is None:
             raise ValueError(
                 "model: expected request limits (model.serving) to serve it, got a checkpoint "
-                "saved before them: train it again to serve it"
+                "saved before them; train it again"
             )
         settings = limits.settings(self.serving_params(), params)
         limits.check_size(frame, self.input_columns)
