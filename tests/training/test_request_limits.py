@@ -126,11 +126,19 @@ def test_a_model_without_params_names_none_as_declared():
             "request: expected at most 20 characters of input (model.serving.max_characters), "
             "got 21",
         ),
+        (
+            pd.DataFrame({"tokens": [list(range(21))]}),
+            "request: expected at most 20 characters of input (model.serving.max_characters), "
+            "got 21",
+        ),
     ],
-    ids=["rows", "texts", "token lists"],
+    ids=["rows", "texts", "token lists", "a list of numbers"],
 )
 def test_a_request_over_its_rows_or_characters_is_refused(frame, message):
     with pytest.raises(ValueError) as refused:
         LIMITS.check_size(frame, ("text", "tokens"))
     assert str(refused.value) == message
-    LIMITS.check_size(frame.iloc[:1], ("text", "tokens"))  # within both: accepted
+
+
+def test_a_request_within_its_rows_and_characters_is_accepted():
+    LIMITS.check_size(pd.DataFrame({"text": ["a" * 10, "b" * 10, ""]}), ("text",))

@@ -37,7 +37,7 @@ from torchmetrics import MeanMetric
 from rnnpipe.atomic_files import written_whole
 from rnnpipe.data.preprocessing import Preprocessing
 from rnnpipe.decoding.time_limit import check_time, time_limit
-from rnnpipe.errors import InputRowError
+from rnnpipe.errors import InputRowError, shown
 from rnnpipe.rnn import GRU, LSTM, RecurrentLayer, VanillaRNN
 from rnnpipe.training.request_limits import RequestLimits
 
@@ -200,7 +200,7 @@ class TaskModule(L.LightningModule):
         predicted, so a bad input is reported by the first bad row (0-based)."""
         if not set(self.input_columns) & set(frame.columns):
             raise ValueError(
-                f"expected {self.input_description}, got columns {list(frame.columns)}"
+                f"expected {self.input_description}, got columns {shown(list(frame.columns))}"
             )
         inputs = [
             self.parse_input(row, record) for row, record in enumerate(frame.to_dict("records"))

@@ -84,9 +84,10 @@ class RequestLimits:
 
 
 def characters(value: Any) -> int:
-    """The characters of one input: a text's, or the sum of a list of tokens'."""
+    """The characters of one input: a text's, or the sum of a list of tokens'; anything else
+    (a number, a null) counts one, so a list of a million numbers is a million."""
     if isinstance(value, str):
         return len(value)
     if isinstance(value, list | tuple | np.ndarray):
         return sum(characters(item) for item in value)
-    return 0
+    return 1
