@@ -110,9 +110,11 @@ export TEXT
 predict: $(STAMP) ## predict with MODEL (default: the champion) for TEXT="..." (any quotes), or ARGS=input_path=<file>
 	$(if $(TEXT),printf '%s\n' "$$TEXT" | )$(BIN)/rnnpipe-predict model_uri=$(MODEL) $(if $(TEXT),input_path=-) $(ARGS)
 
-serve-model: $(STAMP) ## serve MODEL (@champion by default) as JSON over HTTP on 127.0.0.1:SERVE_PORT (5001)
-	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_TRACKING_URI)" \
-	  $(BIN)/mlflow models serve -m "$(MODEL)" --env-manager local --host 127.0.0.1 -p $(SERVE_PORT)
+SERVE_TIMEOUT ?=
+serve-model: $(STAMP) ## serve MODEL (@champion by default) as JSON over HTTP on 127.0.0.1:SERVE_PORT (5001); SERVE_TIMEOUT=<seconds>: MLflow's per-request timeout (its default: 60)
+	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_TRACKING_URI)" MLFLOW_DISABLE_SCHEMA_DETAILS=true \
+	  $(BIN)/mlflow models serve -m "$(MODEL)" --env-manager local --host 127.0.0.1 -p $(SERVE_PORT) \
+	  $(if $(SERVE_TIMEOUT),--timeout $(SERVE_TIMEOUT))
 
 promote: $(STAMP) ## give MODEL=models:/rnnpipe-<task>/<version> @champion if it beats the champion, else @challenger
 	$(BIN)/rnnpipe-promote "$(MODEL)" --tracking-uri "$(MLFLOW_TRACKING_URI)"

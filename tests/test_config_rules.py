@@ -18,6 +18,7 @@ REFUSED = {
     "promote=always": "promote: expected one of auto, null, got 'always'",
     "data.fold=-1": "data.fold: expected an integer >= 0, or null, got -1",
     "trainer.max_epochs=true": "trainer.max_epochs: expected an integer >= 1, got True",
+    "model.serving.max_rows=0": "model.serving.max_rows: expected an integer >= 1, got 0",
 }
 
 

@@ -1,12 +1,14 @@
 """A checkpoint saved before tasks were packages (tests/fixtures/old_layout/sentiment.ckpt, saved
 by commit 67d6a20 with `make train model.embedding_dim=4 model.hidden_size=4`) still loads,
-predicts and is scored on a new file; one that lacks a hyperparameter this layout needs fails in
-one line (hyperparameters a module no longer takes are ignored by Lightning)."""
+predicts and is scored on a new file, but is not served (it has no request limits); one that lacks
+a hyperparameter this layout needs fails in one line (hyperparameters a module no longer takes
+are ignored by Lightning)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from conftest import SAMPLE_DATA
@@ -35,6 +37,16 @@ def test_an_older_checkpoint_loads_and_predicts():
     ]  # fmt: skip
     assert set(frame["label"]) <= {"negative", "positive"}
     assert frame["probability"].between(0.5, 1.0).all()
+
+
+def test_an_older_checkpoint_without_request_limits_is_not_served():
+    module = load_checkpoint(OLD_CHECKPOINT)
+    with pytest.raises(ValueError) as refused:
+        module.predict_frame(pd.DataFrame({"text": ["Great pizza!"]}))
+    assert str(refused.value) == (
+        "model: expected request limits (model.serving) to serve it, got a checkpoint saved "
+        "before them; train it again"
+    )
 
 
 def test_an_older_checkpoint_is_scored_on_a_new_file(compose_config, write_reviews):

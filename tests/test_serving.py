@@ -1,17 +1,22 @@
-"""The README's serve command, exactly as a new user runs it: `make serve-model` after a
-registered, promoted training, with a PATH that does not hold the virtual environment. Over
-HTTP: JSON predictions with their scores, per-request params, and bad rows named in the 400."""
+"""The README's serve commands, exactly as a new user runs them: its `make serve-model` lines
+after a registered, promoted training, with a PATH that does not hold the virtual environment,
+and its `curl` lines against them. Over HTTP: JSON predictions with their scores, per-request
+params, bad rows named in the 400, and requests over the model's limits refused while the
+server goes on answering."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conftest import compose_in
@@ -30,10 +35,45 @@ NEW_USER_PATH = os.pathsep.join(
 )
 
 
-def post(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
-    )
+README_SERVING = (
+    (PROJECT_ROOT / "README.md")
+    .read_text(encoding="utf-8")
+    .split("### Registered versions, `@champion` and serving")[1]
+    .split("## Sweeps and hyperparameter search")[0]
+)
+README_PORT = "127.0.0.1:5001"
+GOOD = {"dataframe_records": [{"text": "Loved the tiramisu!"}]}
+
+
+def shell_commands(markdown: str) -> list[str]:
+    """The commands of the ```bash blocks in ``markdown``, each as bash reads it: lines ending
+    in a backslash, and quotes left open, go on to the next line."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", markdown, re.DOTALL):
+        pending = ""
+        for line in block.splitlines():
+            pending += line + "\n"
+            try:
+                shlex.split(pending, comments=True)
+            except ValueError:  # a quote still open
+                continue
+            if not line.endswith("\\"):
+                commands.append(pending.strip())
+                pending = ""
+    return commands
+
+
+def served_task(make_command: str) -> str:
+    """The task a README ``make serve-model`` line serves: its MODEL's, the champion of
+    sentiment by default."""
+    words = shlex.split(make_command, comments=True)
+    model = next((w.split("=", 1)[1] for w in words if w.startswith("MODEL=")), "rnnpipe-sentiment")
+    return re.search(r"rnnpipe-(\w+)", model).group(1)
+
+
+def post(url: str, body: dict | bytes) -> tuple[int, dict]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
@@ -76,8 +116,8 @@ def tracking_uri(tmp_path_factory) -> str:
 
 
 def start_serving(tracking_uri: str, *make_arguments: str) -> tuple[subprocess.Popen, int]:
-    """`make serve-model [MODEL=...]` on a free port, in a process group of its own (make,
-    mlflow and uvicorn stop together)."""
+    """`make serve-model [MODEL=...] [SERVE_TIMEOUT=...]` on a free port, in a process group of
+    its own (make, mlflow and uvicorn stop together)."""
     port = free_port()
     env = {
         "PATH": NEW_USER_PATH,
@@ -98,22 +138,32 @@ def start_serving(tracking_uri: str, *make_arguments: str) -> tuple[subprocess.P
 
 
 @pytest.fixture(scope="module")
-def servers(tracking_uri) -> Iterator[dict[str, str]]:
-    """The documented `make serve-model` (the sentiment champion) and the same command for the
-    translation champion, started together; stopped by their PIDs afterwards."""
+def started(tracking_uri) -> Iterator[dict[str, tuple[subprocess.Popen, int]]]:
+    """The README's `make serve-model` lines for the models the store holds (the sentiment and
+    translation champions), each as written but on a free port, started together; stopped by
+    their PIDs afterwards."""
+    lines = [c for c in shell_commands(README_SERVING) if c.startswith("make serve-model")]
+    assert len(lines) == 3  # sentiment, NER (this store holds no NER model), translation
     started = {
-        "sentiment": start_serving(tracking_uri),
-        "translation": start_serving(tracking_uri, "MODEL=models:/rnnpipe-translation@champion"),
+        served_task(line): start_serving(tracking_uri, *shlex.split(line, comments=True)[2:])
+        for line in lines
+        if served_task(line) in ("sentiment", "translation")
     }
     try:
         for server, port in started.values():
             wait_until_up(f"http://127.0.0.1:{port}/ping", server)
-        yield {task: f"http://127.0.0.1:{port}/invocations" for task, (_, port) in started.items()}
+        yield started
     finally:
         for server, _ in started.values():
             if server.poll() is None:
                 os.killpg(server.pid, signal.SIGTERM)
                 server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def servers(started) -> dict[str, str]:
+    """Each started server's invocations URL, by task."""
+    return {task: f"http://127.0.0.1:{port}/invocations" for task, (_, port) in started.items()}
 
 
 def test_the_documented_serve_command_answers_json_and_names_bad_rows(servers):
@@ -149,3 +199,116 @@ def test_per_request_params_change_the_translations_over_http(servers):
 
     status, answer = post(url, {"dataframe_records": records, "params": {"n_best": 4}})
     assert status == 400 and "n_best must be in [1, beam_size=3], got 4" in answer["message"]
+
+
+def test_the_readmes_curl_commands_answer_as_written(started):
+    """Each `curl` line of the README, against the server its block started (on its port)."""
+    task = None
+    answered = []
+    for command in shell_commands(README_SERVING):
+        if command.startswith("make serve-model"):
+            task = served_task(command)
+        elif command.startswith("curl"):
+            _, port = started[task]
+            finished = subprocess.run(
+                ["bash", "-c", command.replace(README_PORT, f"127.0.0.1:{port}")],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert finished.returncode == 0, finished.stderr
+            answered.append((task, json.loads(finished.stdout)["predictions"]))
+    [(first, sentiment), (second, translation)] = answered
+    assert (first, second) == ("sentiment", "translation")
+    assert sentiment[0]["label"] in {"negative", "positive"}
+    assert [len(p["translations"]) for p in translation] == [3, 3]  # n_best 3
+
+
+def uvicorn_environment(server: subprocess.Popen) -> dict[str, str]:
+    """The environment of the uvicorn process in ``server``'s process group."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            group = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2])
+            command = (proc / "cmdline").read_bytes()
+            environment = (proc / "environ").read_bytes()
+        except (OSError, ValueError):  # a process that ended meanwhile
+            continue
+        if group == server.pid and b"uvicorn" in command:
+            entries = [e.decode() for e in environment.split(b"\0") if b"=" in e]
+            return dict(entry.split("=", 1) for entry in entries)
+    raise AssertionError(f"no uvicorn in process group {server.pid}")
+
+
+def test_serve_timeout_reaches_the_scoring_server_and_schema_details_stay_out(started):
+    sentiment, _ = started["sentiment"]  # README: make serve-model
+    translation, _ = started["translation"]  # README: make serve-model ... SERVE_TIMEOUT=90
+    assert uvicorn_environment(translation)["MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"] == "90"
+    assert uvicorn_environment(sentiment)["MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"] == "60"
+    assert uvicorn_environment(sentiment)["MLFLOW_DISABLE_SCHEMA_DETAILS"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"beam_size": 11}, "params.beam_size: expected an integer in [1, 10], got 11"),
+        ({"max_length": 10**6}, "params.max_length: expected an integer in [1, 200], got 1000000"),
+        ({"n_best": 0}, "params.n_best: expected an integer in [1, 10], got 0"),
+    ],
+    ids=["beam_size", "max_length", "n_best"],
+)  # fmt: skip
+def test_a_param_out_of_its_range_gets_a_400_naming_it_and_the_range(servers, params, reason):
+    url = servers["translation"]
+    records = [{"text": "A dog runs."}]
+    status, answer = post(url, {"dataframe_records": records, "params": params})
+    assert status == 400 and answer["message"].endswith(f"Error: {reason}")
+    assert post(url, {"dataframe_records": records})[0] == 200  # the server goes on answering
+
+
+def test_a_param_the_model_does_not_declare_is_dropped_by_mlflow(servers):
+    url = servers["sentiment"]  # declares no params: MLflow drops them before the model runs
+    status, answer = post(url, GOOD | {"params": {"beam_size": 3}})
+    assert status == 200 and answer == post(url, GOOD)[1]  # as the README says
+
+
+@pytest.mark.parametrize(
+    ("records", "reason"),
+    [
+        (
+            [{"text": "ok"}] * 1001,
+            "request: expected at most 1000 rows (model.serving.max_rows), got 1001",
+        ),
+        (
+            [{"text": "good food " * 20_001}],
+            "request: expected at most 200000 characters of input "
+            "(model.serving.max_characters), got 200010",
+        ),
+    ],
+    ids=["rows", "characters"],
+)
+def test_a_request_over_the_models_size_gets_a_400_and_the_server_goes_on(servers, records, reason):
+    url = servers["sentiment"]
+    status, answer = post(url, {"dataframe_records": records})
+    assert status == 400 and answer["message"].endswith(f"Error: {reason}")
+    # MLflow's prefix quotes the input as pandas prints it: cut, however large the request
+    assert len(answer["message"]) < 1000
+    assert post(url, GOOD)[0] == 200
+
+
+def test_an_error_quotes_a_short_excerpt_of_the_input(servers):
+    url = servers["sentiment"]
+    blank = " " * 10_000
+    status, answer = post(url, {"dataframe_records": [{"text": "Fine."}, {"text": blank}]})
+    assert status == 400
+    assert answer["message"].endswith(
+        f"row 1 (text): expected a non-empty review, got '{' ' * 79}..."
+    )
+    assert len(answer["message"]) < 1000
+    assert post(url, GOOD)[0] == 200
+
+
+def test_mlflow_quotes_a_malformed_body_whole_before_the_model_sees_it(servers):
+    url = servers["sentiment"]
+    body = b'{"dataframe_records": [{"text": "' + b"x" * 10_000  # cut off: not JSON
+    status, answer = post(url, body)
+    # MLflow's own message, as the README says: rnnpipe never sees this request
+    assert status == 400 and answer["error_code"] == "BAD_REQUEST"
+    assert "x" * 10_000 in answer["message"]
+    assert post(url, GOOD)[0] == 200

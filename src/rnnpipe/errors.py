@@ -47,11 +47,18 @@ class InputRowError(RnnpipeError, ValueError):
         super().__init__(f"row {row} ({column}): expected {expected}, got {found}")
 
 
+EXCERPT_CHARACTERS = 80  # an error quotes at most this much of a request's value
+
+
 def shown(value: Any) -> str:
     """A request's value as its sender wrote it: a missing one (None, or the NaN pandas and
-    MLflow make of it) is ``null``, anything else its repr."""
+    MLflow make of it) is ``null``, anything else its repr, cut to its first
+    :data:`EXCERPT_CHARACTERS` and ``...``: an error never echoes a whole request back."""
     missing = value is None or (isinstance(value, float) and math.isnan(value))
-    return "null" if missing else repr(value)
+    if missing:
+        return "null"
+    text = repr(value)
+    return text if len(text) <= EXCERPT_CHARACTERS else f"{text[:EXCERPT_CHARACTERS]}..."
 
 
 def require_file(path: str | Path, expected: str = "an existing file") -> Path:

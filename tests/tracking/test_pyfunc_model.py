@@ -1,7 +1,12 @@
 """The logged pyfunc model: per-request params from its signature, scores, and bad rows refused
-as MLflow's INVALID_PARAMETER_VALUE with rnnpipe's message (the scoring server's 400)."""
+as MLflow's INVALID_PARAMETER_VALUE with rnnpipe's message (the scoring server's 400). The
+request limits saved with the model hold in ``mlflow.pyfunc.load_model(...).predict`` too: params
+out of their range and oversized requests are refused, and a request past its time limit is
+stopped as DEADLINE_EXCEEDED (the server's 504)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import mlflow
 import pandas as pd
@@ -78,3 +83,45 @@ def test_a_bad_row_is_refused_by_its_row_and_reason(translator, bad, reason):
 def test_more_hypotheses_than_the_beam_are_refused(translator):
     with pytest.raises(MlflowException, match=r"n_best must be in \[1, beam_size=2\], got 3"):
         translator.predict(pd.DataFrame({"text": TEXTS}), params={"beam_size": 2, "n_best": 3})
+
+
+@pytest.mark.parametrize(
+    ("params", "expected", "got"),
+    [
+        ({"beam_size": 11}, "an integer in [1, 10]", "11"),
+        ({"max_length": 10**9}, "an integer in [1, 200]", "1000000000"),
+        ({"length_penalty": 5.0}, "a number in [0.0, 2.0]", "5.0"),
+    ],
+)
+def test_params_out_of_the_saved_ranges_are_refused(translator, params, expected, got):
+    with pytest.raises(MlflowException) as refused:
+        translator.predict(pd.DataFrame({"text": TEXTS}), params=params)
+    assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
+    [name] = params
+    assert refused.value.message == f"params.{name}: expected {expected}, got {got}"
+
+
+def test_a_request_of_more_rows_than_the_model_allows_is_refused_before_it_is_read(translator):
+    with pytest.raises(MlflowException) as refused:
+        translator.predict(pd.DataFrame({"text": [""] * 101}))  # bad rows, never parsed
+    assert refused.value.message == (
+        "request: expected at most 100 rows (model.serving.max_rows), got 101"
+    )
+
+
+def test_a_request_past_its_time_limit_is_stopped_as_deadline_exceeded(translator, monkeypatch):
+    module = translator.unwrap_python_model().module
+    limits = dataclasses.replace(module.request_limits, max_seconds=0)
+    monkeypatch.setattr(module, "request_limits", limits)
+    with pytest.raises(MlflowException) as stopped:
+        translator.predict(pd.DataFrame({"text": TEXTS}))
+    assert stopped.value.error_code == "DEADLINE_EXCEEDED"
+    assert stopped.value.message.startswith("request: expected to finish within 0 s")
+
+
+def test_mlflow_drops_a_param_the_signature_does_not_declare_before_the_model_sees_it(translator):
+    frame = pd.DataFrame({"text": TEXTS})
+    # MLflow's own params check (mlflow.models.utils._enforce_params_schema) logs and drops it:
+    # the README says so; the module itself refuses it (tests/training/test_request_limits.py)
+    answer = translator.predict(frame, params={"temperature": 0.5})
+    pd.testing.assert_frame_equal(answer, translator.predict(frame))

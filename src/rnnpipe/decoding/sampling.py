@@ -25,6 +25,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnpipe.decoding.time_limit import check_time
+
 Step = Callable[[Tensor, Any], tuple[Tensor, Any]]  # (tokens (B,), state) -> (logits (B, V), state)
 
 
@@ -130,6 +132,7 @@ def generate(
     log_probability = torch.zeros(len(start), device=start.device)
     chosen = []
     for _ in range(sampling.max_length):
+        check_time()  # the request's time limit (rnnpipe.decoding.time_limit)
         logits, state = step(tokens, state)
         logits = logits.float().index_fill(1, forbidden, float("-inf"))
         tokens, log_p = choose_next(logits, sampling, generator)

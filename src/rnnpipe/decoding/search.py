@@ -14,7 +14,8 @@ dimension is the batch row (the decoder's hidden state, the encoder outputs, the
 ...). Beam search keeps ``beam_size`` rows per sentence and reorders the state rows as beams are
 chosen. Both return, per sentence, hypotheses (:class:`Hypothesis`): the token ids after ``<s>``
 up to but not including ``</s>``, with their log-probability and the length-penalised score
-beams are ranked by.
+beams are ranked by. Every step first checks the request's time limit
+(:mod:`rnnpipe.decoding.time_limit`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from rnnpipe.decoding.time_limit import check_time
 
 State = dict[str, Tensor]
 StepFunction = Callable[[Tensor, State], tuple[Tensor, State]]
@@ -74,6 +77,7 @@ def greedy_search(
     length = torch.zeros(batch, dtype=torch.long, device=device)
     sequences = torch.full((batch, max_length), eos_id, dtype=torch.long, device=device)
     for t in range(max_length):
+        check_time()
         scores, state = step(tokens, state)
         best, tokens = scores.max(dim=-1)
         # log p(best) = best - logsumexp(scores) = -log sum exp(scores - best), in place: the
@@ -134,6 +138,7 @@ def beam_search(
     first_row = torch.arange(batch, device=device)[:, None] * beam_size
 
     for t in range(max_length):
+        check_time()
         scores_t, state = step(tokens, state)
         log_probs = scores_t.log_softmax(dim=-1)
         vocab = log_probs.shape[-1]

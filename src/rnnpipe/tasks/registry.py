@@ -150,6 +150,7 @@ ADDED_LATER = {
     "locked_dropout": 0.0,
     "warmup": None,
     "freeze_embeddings": False,  # only with pretrained vectors, which came later too
+    "serving": None,  # no request limits: it predicts texts, but is not served
 }
 
 

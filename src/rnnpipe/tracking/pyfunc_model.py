@@ -6,17 +6,21 @@ own decoding, so a served model answers plain JSON (``{"dataframe_records": [{"t
 with per-request ``params`` (``{"params": {"beam_size": 3}}``) in place of the model's own
 decoding settings for that request.
 
-A bad input row or param is refused as an :class:`~mlflow.exceptions.MlflowException` with
-``INVALID_PARAMETER_VALUE``: the scoring server then answers 400 with rnnpipe's message
-(``row 1 (text): expected a non-empty review, got ''``), not its generic "unexpected error".
+A bad input row or param, or a request over the model's limits (its rows, characters, params'
+ranges: :mod:`rnnpipe.training.request_limits`), is refused as an
+:class:`~mlflow.exceptions.MlflowException` with ``INVALID_PARAMETER_VALUE``: the scoring server
+then answers 400 with rnnpipe's message (``row 1 (text): expected a non-empty review, got ''``),
+not its generic "unexpected error". A request that outlives its time limit is stopped and
+refused with ``DEADLINE_EXCEEDED``, a 504 (:mod:`rnnpipe.decoding.time_limit`).
 """
 
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import set_model
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.protos.databricks_pb2 import DEADLINE_EXCEEDED, INVALID_PARAMETER_VALUE
 
+from rnnpipe.decoding.time_limit import TimeLimitError
 from rnnpipe.errors import RnnpipeError
 from rnnpipe.tasks.registry import load_checkpoint
 from rnnpipe.training.ensemble import ensemble
@@ -31,6 +35,8 @@ class RnnpipeModel(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         try:
             return self.module.predict_frame(model_input, **(params or {}))
+        except TimeLimitError as error:
+            raise MlflowException(str(error), error_code=DEADLINE_EXCEEDED) from error
         except (ValueError, RnnpipeError) as error:  # what the request asked for, not a bug
             raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from error
 

@@ -37,8 +37,10 @@ from torchmetrics import MeanMetric
 
 from rnnpipe.atomic_files import written_whole
 from rnnpipe.data.preprocessing import Preprocessing
-from rnnpipe.errors import InputRowError
+from rnnpipe.decoding.time_limit import check_time, time_limit
+from rnnpipe.errors import InputRowError, shown
 from rnnpipe.rnn import GRU, LSTM, RecurrentLayer, VanillaRNN
+from rnnpipe.training.request_limits import RequestLimits
 
 CHECKPOINT_KEY = "rnnpipe"
 CELLS = {"vanilla": VanillaRNN, "gru": GRU, "lstm": LSTM}
@@ -67,6 +69,7 @@ class TaskModule(L.LightningModule):
         preprocessing: Mapping[str, Any] | None = None,
         data_config: Mapping[str, Any] | None = None,
         warmup: Mapping[str, Any] | None = None,  # a task without the key trains without one
+        serving: Mapping[str, Any] | None = None,  # a task that is not served has none
     ):
         super().__init__()
         ignored = ["preprocessing", "data_config", *self.unsaved_arguments]
@@ -79,6 +82,11 @@ class TaskModule(L.LightningModule):
         # the resolved config of the run that trains this module (set by rnnpipe-train): saved
         # in every checkpoint, so that a resume restores it
         self.run_config: dict[str, Any] = {}
+        # what one request may ask of the served model; none in a checkpoint from before requests
+        # were bounded (it predicts texts, but is not served: predict_frame refuses it)
+        self.request_limits = (
+            RequestLimits.declared(serving, self.serving_params()) if serving else None
+        )
 
     # -- the recurrent layers ------------------------------------------------------------------
     def recurrent_layer(
@@ -174,14 +182,28 @@ class TaskModule(L.LightningModule):
 
     # -- serving -------------------------------------------------------------------------------
     def predict_frame(self, frame: pd.DataFrame, **params: Any) -> pd.DataFrame:
-        """Raw inputs in the ``input_columns`` of ``frame`` (a row fills at least one), one row
-        of :meth:`prediction_columns` out per input. Every input is checked before any is
-        predicted, so a bad input is reported by the first bad row (0-based). ``params``
-        override :meth:`serving_params` for this call only."""
-        settings = self.serving_settings(params)
+        """One request (the MLflow pyfunc's): raw inputs in the ``input_columns`` of ``frame``
+        (a row fills at least one), one row of :meth:`prediction_columns` out per input.
+        ``params`` override :meth:`serving_params` for this call only. The request is held to
+        the model's :class:`RequestLimits` (its params' ranges, its rows and characters, its
+        time) before anything is predicted."""
+        limits = self.request_limits
+        if limits is None:
+            raise ValueError(
+                "model: expected request limits (model.serving) to serve it, got a checkpoint "
+                "saved before them; train it again"
+            )
+        settings = limits.settings(self.serving_params(), params)
+        limits.check_size(frame, self.input_columns)
+        with time_limit(limits.max_seconds):
+            return self.predictions(frame, settings)
+
+    def predictions(self, frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
+        """:meth:`predict_frame` without its limits. Every input is checked before any is
+        predicted, so a bad input is reported by the first bad row (0-based)."""
         if not set(self.input_columns) & set(frame.columns):
             raise ValueError(
-                f"expected {self.input_description}, got columns {list(frame.columns)}"
+                f"expected {self.input_description}, got columns {shown(list(frame.columns))}"
             )
         inputs = [
             self.parse_input(row, record) for row, record in enumerate(frame.to_dict("records"))
@@ -201,26 +223,22 @@ class TaskModule(L.LightningModule):
 
     def serving_params(self) -> dict[str, Any]:
         """The per-request params the served model takes, each at this model's own setting
-        (its hyperparameters): MLflow's ParamSchema is inferred from them. None by default."""
+        (its hyperparameters): MLflow's ParamSchema is inferred from them. None by default.
+        Called while the module is built: it reads ``self.hparams`` only."""
         return {}
 
-    def serving_settings(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """:meth:`serving_params` with the given ``params`` in place of their defaults."""
-        defaults = self.serving_params()
-        unknown = sorted(set(params) - set(defaults))
-        if unknown:
-            raise ValueError(f"params: expected some of {sorted(defaults)}, got {unknown}")
-        return {**defaults, **params}
-
     def predict_texts(self, texts: Sequence[Any]) -> pd.DataFrame:
-        """:meth:`predict_frame` for a list of inputs of the first input column
-        (``rnnpipe-predict``)."""
-        return self.predict_frame(pd.DataFrame({self.input_columns[0]: list(texts)}))
+        """Predictions for a list of inputs of the first input column, at the model's own
+        settings (``rnnpipe-predict``): a local file of any length, not a request, so
+        :meth:`predict_frame`'s limits do not apply."""
+        frame = pd.DataFrame({self.input_columns[0]: list(texts)})
+        return self.predictions(frame, self.serving_params())
 
     def predict_inputs(self, inputs: list[Any], **settings: Any) -> list[dict[str, Any]]:
         """Output rows for parsed inputs, ``predict_batch_size`` at a time."""
         rows = []
         for start in range(0, len(inputs), self.predict_batch_size):
+            check_time()  # the request's time limit (rnnpipe.decoding.time_limit)
             rows += self.predict_batch(inputs[start : start + self.predict_batch_size], **settings)
         return rows
 

@@ -29,10 +29,11 @@ class LastBitClassifier(TaskModule):
         dropout: float,
         optimizer: dict[str, Any],
         scheduler: dict[str, Any] | None,
+        serving: dict[str, Any],
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
-        super().__init__(optimizer, scheduler, preprocessing, data_config)
+        super().__init__(optimizer, scheduler, preprocessing, data_config, serving=serving)
         self.embedding = nn.Embedding(3, 4, padding_idx=0)
         self.rnn = self.recurrent_layer(4, hidden_size)
         self.head = nn.Linear(hidden_size, len(labels))

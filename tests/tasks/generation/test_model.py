@@ -131,7 +131,7 @@ def test_sampling_params_apply_to_one_call_only():
     # the next call samples with the model's own settings again
     assert model.sampling.max_length == 40 and model.sampling.seed == 5
     assert model.predict_frame(requests).equals(default)
-    with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"params.top_p: expected a number in \[0.01, 1.0\]"):
         model.predict_frame(requests, top_p=0.0)
 
 

@@ -226,7 +226,7 @@ def test_n_best_over_the_beam_and_unknown_params_are_refused():
         model.predict_frame(frame, n_best=4)
     with pytest.raises(ValueError, match=r"n_best must be in \[1, beam_size=1\], got 2"):
         model.predict_frame(frame, beam_size=1, n_best=2)
-    with pytest.raises(ValueError, match=r"params: expected some of \['beam_size', 'length_pe"):
+    with pytest.raises(ValueError, match=r"params: expected only the params this model decl"):
         model.predict_frame(frame, temperature=0.5)
     assert model.serving_params() == {
         "beam_size": 3, "n_best": 1, "length_penalty": 1.0, "max_length": 80,

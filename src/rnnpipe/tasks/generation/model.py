@@ -82,11 +82,12 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
         locked_dropout: float,
         scheduler: dict[str, Any] | None,
         warmup: dict[str, Any] | None,
+        serving: dict[str, Any],
         pretrained_embeddings: torch.Tensor | None = None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
-        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
+        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup, serving)
         self.embedding_dropout = EmbeddingDropout(embedding_dropout)
         self.locked_dropout = LockedDropout(locked_dropout)
         self.automatic_optimization = False  # truncated BPTT updates once per chunk
@@ -285,7 +286,7 @@ class ReviewGenerator(TruncatedBPTT, TaskModule):
     def serving_params(self) -> dict[str, Any]:
         """The sampling settings (model.sampling): ``temperature``, ``top_k`` (0: no cut),
         ``top_p`` (1.0: no nucleus), ``max_length`` (tokens) and ``seed``."""
-        return self.sampling.as_params()
+        return Sampling(**self.hparams.sampling).as_params()
 
     def predict_inputs(
         self, requests: list[tuple[int, int | None]], **settings: Any

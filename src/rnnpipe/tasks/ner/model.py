@@ -117,13 +117,14 @@ class EntityTagger(TaskModule):
         locked_dropout: float,
         scheduler: dict[str, Any] | None,
         warmup: dict[str, Any] | None,
+        serving: dict[str, Any],
         pretrained_embeddings: torch.Tensor | None = None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
         if not 0.0 <= word_dropout < 1.0:
             raise ValueError(f"word_dropout must be in [0, 1), got {word_dropout!r}")
-        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
+        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup, serving)
         self.embedding_dropout = EmbeddingDropout(embedding_dropout)
         self.locked_dropout = LockedDropout(locked_dropout)
         self.embedding = word_embedding(

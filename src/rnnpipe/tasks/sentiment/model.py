@@ -99,13 +99,14 @@ class SentimentClassifier(TaskModule):
         locked_dropout: float,
         scheduler: dict[str, Any] | None,
         warmup: dict[str, Any] | None,
+        serving: dict[str, Any],
         pretrained_embeddings: torch.Tensor | None = None,
         preprocessing: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ):
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
+        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup, serving)
         self.embedding_dropout = EmbeddingDropout(embedding_dropout)
         self.locked_dropout = LockedDropout(locked_dropout)
         directions = 2 if bidirectional else 1

@@ -101,6 +101,7 @@ class Translator(TaskModule):
         locked_dropout: float,
         scheduler: dict[str, Any] | None,
         warmup: dict[str, Any] | None,
+        serving: dict[str, Any],
         pretrained_embeddings: torch.Tensor | None = None,
         pretrained_target_embeddings: torch.Tensor | None = None,
         preprocessing: dict[str, Any] | None = None,
@@ -117,7 +118,7 @@ class Translator(TaskModule):
             )
         if not 1 <= n_best <= beam_size:
             raise ValueError(f"n_best must be in [1, beam_size={beam_size}], got {n_best}")
-        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup)
+        super().__init__(optimizer, scheduler, preprocessing, data_config, warmup, serving)
         self.embedding_dropout = EmbeddingDropout(embedding_dropout)
         self.locked_dropout = LockedDropout(locked_dropout)
         self.source_embedding = word_embedding(
