@@ -262,10 +262,21 @@ def test_a_param_out_of_its_range_gets_a_400_naming_it_and_the_range(servers, pa
     assert post(url, {"dataframe_records": records})[0] == 200  # the server goes on answering
 
 
-def test_a_param_the_model_does_not_declare_is_dropped_by_mlflow(servers):
-    url = servers["sentiment"]  # declares no params: MLflow drops them before the model runs
+def test_a_param_the_model_does_not_declare_gets_a_400(servers):
+    url = servers["sentiment"]  # declares no params (MLflow's own behaviour: drop them, 200)
     status, answer = post(url, GOOD | {"params": {"beam_size": 3}})
-    assert status == 200 and answer == post(url, GOOD)[1]  # as the README says
+    assert status == 400
+    assert answer["message"].endswith(
+        "Error: params: expected only the params this model declares (none), got 'beam_size'"
+    )
+    status, answer = post(servers["translation"], {"dataframe_records": [{"text": "A dog."}],
+                                                   "params": {"temperature": 0.5}})  # fmt: skip
+    assert (
+        status == 400
+        and "Error: params: expected only the params this model declares (" in (answer["message"])
+    )
+    assert answer["message"].endswith("), got 'temperature'")
+    assert post(url, GOOD)[0] == 200  # the server goes on answering
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 as MLflow's INVALID_PARAMETER_VALUE with rnnpipe's message (the scoring server's 400). The
 request limits saved with the model hold in ``mlflow.pyfunc.load_model(...).predict`` too: params
 out of their range and oversized requests are refused, and a request past its time limit is
-stopped as DEADLINE_EXCEEDED (the server's 504)."""
+stopped as DEADLINE_EXCEEDED (the server's 504); a param the signature does not declare is
+refused, not dropped."""
 
 from __future__ import annotations
 
@@ -119,9 +120,11 @@ def test_a_request_past_its_time_limit_is_stopped_as_deadline_exceeded(translato
     assert stopped.value.message.startswith("request: expected to finish within 0 s")
 
 
-def test_mlflow_drops_a_param_the_signature_does_not_declare_before_the_model_sees_it(translator):
-    frame = pd.DataFrame({"text": TEXTS})
-    # MLflow's own params check (mlflow.models.utils._enforce_params_schema) logs and drops it:
-    # the README says so; the module itself refuses it (tests/training/test_request_limits.py)
-    answer = translator.predict(frame, params={"temperature": 0.5})
-    pd.testing.assert_frame_equal(answer, translator.predict(frame))
+def test_a_param_the_signature_does_not_declare_is_refused(translator):
+    # MLflow's own params check (mlflow.models.utils._enforce_params_schema) would log and drop
+    # it before the model runs: the loaded rnnpipe model refuses it instead
+    with pytest.raises(MlflowException) as refused:
+        translator.predict(pd.DataFrame({"text": TEXTS}), params={"temperature": 0.5})
+    assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert refused.value.message.startswith("params: expected only the params this model declares")
+    assert refused.value.message.endswith("got 'temperature'")

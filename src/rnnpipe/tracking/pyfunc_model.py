@@ -12,7 +12,12 @@ ranges: :mod:`rnnpipe.training.request_limits`), is refused as an
 then answers 400 with rnnpipe's message (``row 1 (text): expected a non-empty review, got ''``),
 not its generic "unexpected error". A request that outlives its time limit is stopped and
 refused with ``DEADLINE_EXCEEDED``, a 504 (:mod:`rnnpipe.decoding.time_limit`).
+
+A param the model's signature does not declare is refused too (:class:`UndeclaredParamsRefused`).
 """
+
+import logging
+import re
 
 import mlflow
 import pandas as pd
@@ -26,8 +31,35 @@ from rnnpipe.tasks.registry import load_checkpoint
 from rnnpipe.training.ensemble import ensemble
 
 
+class UndeclaredParamsRefused(logging.Filter):
+    """MLflow drops the params a model's signature does not declare before the model runs, with
+    only a warning (``mlflow.models.utils._enforce_params_schema``), so ``beam_size`` sent to a
+    sentiment model got a 200 as if it had not been sent. MLflow has no setting for this; this
+    filter on that warning raises the refusal in its place, a 400. It holds in the process that
+    loaded an rnnpipe model, for any pyfunc model it serves."""
+
+    DROPPED = ("Unrecognized params", "Ignoring provided params")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not any(warning in message for warning in self.DROPPED):
+            return True
+        given = re.search(r"params:? \[([^\]]*)\]", message)
+        declared = re.search(r"Supported params are: \{([^}]*)\}", message)
+        raise MlflowException(
+            "params: expected only the params this model declares "
+            f"({declared.group(1) if declared else 'none'}), got {given.group(1) if given else ''}",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
+
+
+MLFLOW_PARAMS_LOGGER = logging.getLogger("mlflow.models.utils")
+
+
 class RnnpipeModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
+        if not any(isinstance(f, UndeclaredParamsRefused) for f in MLFLOW_PARAMS_LOGGER.filters):
+            MLFLOW_PARAMS_LOGGER.addFilter(UndeclaredParamsRefused())
         names = sorted(context.artifacts)
         members = [load_checkpoint(context.artifacts[name]) for name in names]
         self.module = members[0] if len(members) == 1 else ensemble(members, names)
