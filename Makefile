@@ -111,10 +111,9 @@ predict: $(STAMP) ## predict with MODEL (default: the champion) for TEXT="..." (
 	$(if $(TEXT),printf '%s\n' "$$TEXT" | )$(BIN)/rnnpipe-predict model_uri=$(MODEL) $(if $(TEXT),input_path=-) $(ARGS)
 
 SERVE_TIMEOUT ?=
-serve-model: $(STAMP) ## serve MODEL (@champion by default) as JSON over HTTP on 127.0.0.1:SERVE_PORT (5001); SERVE_TIMEOUT=<seconds>: MLflow's per-request timeout (its default: 60)
-	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI="$(MLFLOW_TRACKING_URI)" MLFLOW_DISABLE_SCHEMA_DETAILS=true \
-	  $(BIN)/mlflow models serve -m "$(MODEL)" --env-manager local --host 127.0.0.1 -p $(SERVE_PORT) \
-	  $(if $(SERVE_TIMEOUT),--timeout $(SERVE_TIMEOUT))
+serve-model: $(STAMP) ## serve MODEL (@champion by default) as JSON over HTTP on 127.0.0.1:SERVE_PORT (5001): MLflow's scoring app, its request body capped; SERVE_TIMEOUT=<seconds>: the per-request limit (60)
+	$(BIN)/rnnpipe-serve model_uri="$(MODEL)" tracking_uri="$(MLFLOW_TRACKING_URI)" port=$(SERVE_PORT) \
+	  $(if $(SERVE_TIMEOUT),timeout_seconds=$(SERVE_TIMEOUT)) $(ARGS)
 
 promote: $(STAMP) ## give MODEL=models:/rnnpipe-<task>/<version> @champion if it beats the champion, else @challenger
 	$(BIN)/rnnpipe-promote "$(MODEL)" --tracking-uri "$(MLFLOW_TRACKING_URI)"

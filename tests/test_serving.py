@@ -222,27 +222,37 @@ def test_the_readmes_curl_commands_answer_as_written(started):
     assert [len(p["translations"]) for p in translation] == [3, 3]  # n_best 3
 
 
-def uvicorn_environment(server: subprocess.Popen) -> dict[str, str]:
-    """The environment of the uvicorn process in ``server``'s process group."""
+def serving_command_line(server: subprocess.Popen) -> list[str]:
+    """The command line of the rnnpipe-serve process in ``server``'s process group."""
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             group = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2])
-            command = (proc / "cmdline").read_bytes()
-            environment = (proc / "environ").read_bytes()
+            words = (proc / "cmdline").read_bytes().decode().split("\0")
         except (OSError, ValueError):  # a process that ended meanwhile
             continue
-        if group == server.pid and b"uvicorn" in command:
-            entries = [e.decode() for e in environment.split(b"\0") if b"=" in e]
-            return dict(entry.split("=", 1) for entry in entries)
-    raise AssertionError(f"no uvicorn in process group {server.pid}")
+        if group == server.pid and any(w.endswith("rnnpipe-serve") for w in words):
+            return words
+    raise AssertionError(f"no rnnpipe-serve in process group {server.pid}")
 
 
-def test_serve_timeout_reaches_the_scoring_server_and_schema_details_stay_out(started):
+def test_serve_timeout_reaches_the_server(started):
     sentiment, _ = started["sentiment"]  # README: make serve-model
     translation, _ = started["translation"]  # README: make serve-model ... SERVE_TIMEOUT=90
-    assert uvicorn_environment(translation)["MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"] == "90"
-    assert uvicorn_environment(sentiment)["MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"] == "60"
-    assert uvicorn_environment(sentiment)["MLFLOW_DISABLE_SCHEMA_DETAILS"] == "true"
+    assert "timeout_seconds=90" in serving_command_line(translation)
+    # without it, conf/serve.yaml's 60 s
+    assert not any(w.startswith("timeout_seconds") for w in serving_command_line(sentiment))
+
+
+def test_a_body_over_the_cap_gets_a_413_before_it_is_read_whole(servers):
+    url = servers["sentiment"]
+    body = json.dumps({"dataframe_records": [{"text": "good food " * 150_000}]}).encode()
+    status, answer = post(url, body)  # 1.5 MB against max_body_bytes: 1000000
+    assert status == 413
+    assert answer["message"] == (
+        "request: expected a body of at most 1000000 bytes (max_body_bytes of rnnpipe-serve), "
+        "got more"
+    )
+    assert post(url, GOOD)[0] == 200
 
 
 @pytest.mark.parametrize(
@@ -315,11 +325,12 @@ def test_an_error_quotes_a_short_excerpt_of_the_input(servers):
     assert post(url, GOOD)[0] == 200
 
 
-def test_mlflow_quotes_a_malformed_body_whole_before_the_model_sees_it(servers):
+def test_a_malformed_body_is_quoted_only_in_part(servers):
     url = servers["sentiment"]
     body = b'{"dataframe_records": [{"text": "' + b"x" * 10_000  # cut off: not JSON
     status, answer = post(url, body)
-    # MLflow's own message, as the README says: rnnpipe never sees this request
+    # MLflow's own message quotes the whole body; rnnpipe-serve cuts it (max_error_characters)
     assert status == 400 and answer["error_code"] == "BAD_REQUEST"
-    assert "x" * 10_000 in answer["message"]
+    assert "x" * 10_000 not in answer["message"]
+    assert len(answer["message"]) < 600 and answer["message"].endswith(" characters cut)")
     assert post(url, GOOD)[0] == 200

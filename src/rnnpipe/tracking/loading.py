@@ -42,6 +42,21 @@ def load_models(
         return model_of(resolve_checkpoints(references, Path(tmp), tracking_uri, tracking_key))
 
 
+def pyfunc_model(model_uri: str, tracking_uri: str) -> mlflow.pyfunc.PyFuncModel:
+    """The MLflow pyfunc model ``model_uri`` names (looked up in ``tracking_uri``), as
+    ``mlflow models serve`` loads it; one it cannot load is one line."""
+    if ":/" in model_uri:
+        check_reachable(tracking_uri, "tracking_uri", writing=False)
+        mlflow.set_tracking_uri(tracking_uri)
+    try:
+        return mlflow.pyfunc.load_model(model_uri)
+    except (MlflowException, OSError) as error:
+        message = getattr(error, "message", str(error)).splitlines()[0]
+        raise RnnpipeError(
+            f"model_uri={model_uri}: expected an MLflow model, got {message}"
+        ) from None
+
+
 def model_of(checkpoints: Sequence[tuple[str, Path]]) -> TaskModule:
     """The model of named checkpoints: one's own, or the ensemble of several."""
     members = [load_checkpoint(path) for _, path in checkpoints]

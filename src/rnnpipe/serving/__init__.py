@@ -1,0 +1,1 @@
+"""What runs behind ``make serve-model``: MLflow's scoring app for a model, bounded."""
