@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import mlflow
@@ -216,5 +217,9 @@ def test_a_checkpoint_needs_no_code_to_load(compose_config):
 def test_lightnings_fast_dev_run_smoke_check_finishes(compose_config):
     # Lightning swaps the logger for a stand-in that answers any attribute: the checkpoint's
     # MLflow run id must come from a real MLflow logger only (it was an unpicklable method)
-    metrics = train(compose_config("+trainer.fast_dev_run=true"))
+    cfg = compose_config("+trainer.fast_dev_run=true")
+    metrics = train(cfg)
     assert 0.0 <= metrics["test/acc"] <= 1.0
+    client = MlflowClient(cfg.logger.tracking_uri)  # a smoke check records no run
+    assert client.search_runs([e.experiment_id for e in client.search_experiments()]) == []
+    assert "SystemMetricsMonitor" not in {thread.name for thread in threading.enumerate()}

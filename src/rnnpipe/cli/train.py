@@ -83,7 +83,9 @@ def fit_and_record(
     callbacks += list(extra_callbacks)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger or False)
 
+    # a fast_dev_run is Lightning's smoke check: it swaps the loggers out, and records nothing
     tracked = isinstance(logger, MLFlowLogger) and trainer.is_global_zero
+    tracked = tracked and not trainer.fast_dev_run
     if tracked and resumed_run_id:
         provenance.continue_run(logger, checkpoint)
     elif tracked:
