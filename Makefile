@@ -144,6 +144,10 @@ FUZZ_EXAMPLES ?= 20000
 fuzz: $(STAMP) ## fuzz every data reader longer: FUZZ_EXAMPLES damaged files each (RNNPIPE_FUZZ_SEED=...)
 	RNNPIPE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q tests/data/test_reader_fuzz.py $(ARGS)
 
+NUMERICS_JOBS ?= 1
+test-numerics: $(STAMP) ## every learning test (-m learning) at its own seed, 5 other seeds, MKL_CBWR=COMPATIBLE|AVX2, 1 and 2 threads: a Markdown table, fails if any cell fails (NUMERICS_JOBS=2: two cells at once)
+	$(BIN)/python scripts/test_numerics.py --jobs $(NUMERICS_JOBS) $(ARGS)
+
 lint: $(STAMP) ## ruff: lint and format check
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
@@ -159,4 +163,4 @@ clean: ## remove Hydra outputs and caches (keeps mlflow.db, mlartifacts/ and .ve
 distclean: clean ## clean, and remove .venv too (the MLflow store stays)
 	rm -rf $(VENV)
 
-.PHONY: help install baseline transfer-sentiment transfer-generation transfer-ner transfer-translation train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep cross-validate tune data evaluate predict serve-model promote gc ui server results bench bench-tasks test fuzz lint format clean distclean
+.PHONY: help install baseline transfer-sentiment transfer-generation transfer-ner transfer-translation train train-ner train-translation train-generation train-adding train-copy-memory train-digits sweep-memory sweep cross-validate tune data evaluate predict serve-model promote gc ui server results bench bench-tasks test fuzz test-numerics lint format clean distclean

@@ -6,6 +6,7 @@ MLflow stores and Hydra outputs never touch the repo's own mlflow.db or outputs/
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +24,39 @@ from rnnpipe.config import CONFIG_DIR, PROJECT_ROOT
 from rnnpipe.training.init_from import build_module, module_config
 
 SAMPLE_DATA = PROJECT_ROOT / "data"
+SEED_VARIABLE = "RNNPIPE_TEST_SEED"  # another seed for every learning test (make test-numerics)
+THREADS_VARIABLE = "RNNPIPE_TEST_THREADS"  # torch's intra-op threads for the whole session
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    threads = os.environ.get(THREADS_VARIABLE)
+    if threads:
+        torch.set_num_threads(int(threads))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A learning test names its own seed and trains from ``learning_seed``: otherwise another
+    seed (make test-numerics) would not reach it."""
+    for item in items:
+        marker = item.get_closest_marker("learning")
+        if marker is None:
+            continue
+        if "seed" not in marker.kwargs or "learning_seed" not in getattr(item, "fixturenames", ()):
+            raise pytest.UsageError(
+                f"{item.nodeid}: a learning test takes @pytest.mark.learning(seed=N) and the "
+                "learning_seed fixture"
+            )
+
+
+@pytest.fixture
+def learning_seed(request: pytest.FixtureRequest) -> int:
+    """The seed of a ``@pytest.mark.learning(seed=N)`` test: its own N, unless the environment's
+    RNNPIPE_TEST_SEED gives another. The test trains and generates its data from it."""
+    marker = request.node.get_closest_marker("learning")
+    if marker is None or "seed" not in marker.kwargs:
+        raise pytest.UsageError("learning_seed is for tests marked @pytest.mark.learning(seed=N)")
+    chosen = os.environ.get(SEED_VARIABLE)
+    return int(chosen) if chosen else int(marker.kwargs["seed"])
 
 
 def tmp_path_overrides(tmp_path: Path) -> list[str]:

@@ -48,7 +48,10 @@ def write_bits(path: Path, count: int, seed: int) -> Path:
     return path
 
 
-def test_a_task_from_outside_src_trains_reloads_and_serves(registered, compose_config, tmp_path):
+@pytest.mark.learning(seed=0)
+def test_a_task_from_outside_src_trains_reloads_and_serves(
+    registered, compose_config, tmp_path, learning_seed
+):
     assert "last_bit" in task_specs()  # found beside the built-in tasks
     assert {"sentiment", "ner", "translation", "generation"} <= set(task_specs())
     assert "last_bit" not in "".join(
@@ -59,7 +62,8 @@ def test_a_task_from_outside_src_trains_reloads_and_serves(registered, compose_c
         f"hydra.searchpath=[file://{EXAMPLE / 'conf'}]",
         "experiment=last_bit",
         "register_model=true",
-        f"data.path={write_bits(tmp_path / 'bits.txt', 240, seed=0)}",
+        f"seed={learning_seed}",
+        f"data.path={write_bits(tmp_path / 'bits.txt', 240, seed=learning_seed)}",
     )
     metrics = train(cfg)
     assert metrics["test/acc"] >= 0.9  # the last bit is the easiest memory there is

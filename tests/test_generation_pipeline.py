@@ -22,10 +22,11 @@ SAMPLES_PER_LABEL = 4
 
 
 @pytest.fixture
-def generation_run(compose_config):
+def generation_run(compose_config, learning_seed):
     """A sentiment model registered as rnnpipe-sentiment/1, then a short generation run that
     uses it as the scorer; both in tmp_path's MLflow store."""
     sentiment = compose_config(
+        f"seed={learning_seed}",
         "trainer.max_epochs=1",
         "model.hidden_size=8",
         "model.embedding_dim=8",
@@ -35,6 +36,7 @@ def generation_run(compose_config):
     scorer_metrics = train(sentiment)
     cfg = compose_config(
         "experiment=generation",
+        f"seed={learning_seed}",
         "trainer.max_epochs=2",
         "model.hidden_size=32",
         "model.embedding_dim=16",
@@ -51,6 +53,7 @@ def generation_run(compose_config):
     return cfg, metrics, client, run, scorer_metrics
 
 
+@pytest.mark.learning(seed=42)
 def test_the_run_records_perplexity_samples_and_how_the_classifier_reads_them(
     generation_run, compose_config, write_reviews
 ):
@@ -71,7 +74,9 @@ def test_the_run_records_perplexity_samples_and_how_the_classifier_reads_them(
     assert len(client.get_metric_history(run.info.run_id, "val/bits_per_char")) == 2
     assert logged["val/bits_per_char"] == pytest.approx(logged["val/loss"] / math.log(2))
     assert logged["val/perplexity"] == pytest.approx(math.exp(logged["val/loss"]), rel=1e-5)
-    assert 1.0 < logged["test/bits_per_char"] < math.log2(70)  # learnt something, not perfect
+    # learnt something, not everything: untrained it scores 6.2 (about log2 of its 70 characters),
+    # after these 2 epochs 3.6-3.9 over 9 seeds
+    assert 1.0 < logged["test/bits_per_char"] < 5.0
     assert logged["test/loss"] == pytest.approx(metrics["test/loss"])
 
     artifacts = artifact_paths(client, run.info.run_id)

@@ -191,9 +191,10 @@ def write_conll(path: Path, sentences: list[list[tuple[str, str]]]) -> Path:
     return path
 
 
-def test_an_easy_pattern_is_learned_exactly(compose_config, tmp_path):
+@pytest.mark.learning(seed=0)
+def test_an_easy_pattern_is_learned_exactly(compose_config, tmp_path, learning_seed):
     """Names after "Mr" are people, places after "in" are locations: F1 1.0 on held-out text."""
-    rng = random.Random(0)
+    rng = random.Random(learning_seed)
     people, places = ["Smith", "Jones", "Brown", "Taylor"], ["Paris", "Rome", "Oslo", "Lima"]
 
     def sentence():
@@ -204,6 +205,7 @@ def test_an_easy_pattern_is_learned_exactly(compose_config, tmp_path):
     val_path = write_conll(tmp_path / "val.txt", [sentence() for _ in range(8)])
     cfg = compose_config(
         "experiment=ner",
+        f"seed={learning_seed}",
         f"data.train_path={train_path}",
         f"data.val_path={val_path}",
         f"data.test_path={val_path}",
@@ -211,6 +213,8 @@ def test_an_easy_pattern_is_learned_exactly(compose_config, tmp_path):
         "logger=csv",
         "log_model=false",
         "trainer.max_epochs=30",
+        "optimized_metric=val/loss",  # the best checkpoint is a trained one, not the first at
+        "optimized_mode=min",  # val/f1 1.0 (1 seed of 30 then tagged the sentence below wrong)
         "model.dropout=0.0",
         "model.word_dropout=0.0",
         "model.optimizer.lr=0.02",

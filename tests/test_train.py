@@ -143,15 +143,21 @@ def test_evaluate_and_predict_from_the_registry(trained_run, compose_config, wri
     assert "Great pizza!" in capsys.readouterr().out
 
 
-def test_trivially_separable_reviews_are_learned_perfectly(compose_config, write_reviews):
+@pytest.mark.learning(seed=42)
+def test_trivially_separable_reviews_are_learned_perfectly(
+    compose_config, write_reviews, learning_seed
+):
     good = ["great tasty food", "lovely friendly staff", "great lovely place", "tasty great dinner"]
     bad = ["awful cold food", "rude dirty staff", "awful rude place", "cold dirty dinner"]
     rows = [(text, 1) for text in good] * 6 + [(text, 0) for text in bad] * 6
     path = write_reviews(rows)
     cfg = compose_config(
+        f"seed={learning_seed}",
         f"data.path={path}",
         "data.batch_size=8",
         "trainer.max_epochs=30",
+        "optimized_metric=val/loss",  # the best checkpoint is a trained one, not the first at
+        "optimized_mode=min",  # val/acc 1.0 (4 seeds of 30 then read one of the two below wrong)
         "logger=csv",
         "callbacks.early_stopping.patience=30",
         "model.hidden_size=16",

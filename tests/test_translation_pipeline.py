@@ -139,19 +139,27 @@ def write_toy_corpus(directory, split: str, count: int, seed: int) -> None:
     (directory / f"{split}.de").write_text("\n".join(german) + "\n", encoding="utf-8")
 
 
-def test_a_learnable_toy_language_is_learned(compose_config, tmp_path):
-    for split, count, seed in (("train", 240, 0), ("val", 30, 1), ("test", 30, 2)):
+@pytest.mark.learning(seed=0)
+def test_a_learnable_toy_language_is_learned(compose_config, tmp_path, learning_seed):
+    splits = (("train", 480, learning_seed), ("val", 30, learning_seed + 1))
+    for split, count, seed in (*splits, ("test", 30, learning_seed + 2)):
         write_toy_corpus(tmp_path, split, count, seed)
+    # 240 sentences, 12 epochs, hidden 32 and the best val/bleu checkpoint scored test BLEU 85-100
+    # over 20 seeds (87.9 on an AMD EPYC): val BLEU hit 100 while the model still erred. Twice the
+    # sentences, hidden 64 and the best val/loss of 20 epochs: 100 on each of 20 seeds.
     cfg = compose_config(
         "experiment=translation",
+        f"seed={learning_seed}",
         f"data.train_path={tmp_path / 'train.en'}",
         f"data.val_path={tmp_path / 'val.en'}",
         f"data.test_path={tmp_path / 'test.en'}",
         "data.batch_size=16",
         "logger=csv",
-        "trainer.max_epochs=12",
-        "model.embedding_dim=24",
-        "model.hidden_size=32",
+        "trainer.max_epochs=20",
+        "optimized_metric=val/loss",
+        "optimized_mode=min",
+        "model.embedding_dim=32",
+        "model.hidden_size=64",
         "model.attention=multiplicative",
         "model.dropout=0.0",
         "model.label_smoothing=0.0",

@@ -22,10 +22,17 @@ UNTRAINED = ("model.optimizer.lr=0", "trainer.max_epochs=1")  # stays at its ini
 TRAINED = ("trainer.max_epochs=6", "model.optimizer.lr=0.01")
 
 
-def test_champion_moves_only_to_a_better_model_on_the_same_test_set(compose_config, capsys):
+@pytest.mark.learning(seed=3)
+def test_champion_moves_only_to_a_better_model_on_the_same_test_set(
+    compose_config, capsys, learning_seed
+):
     def registered(*overrides: str) -> tuple[float, str]:
         cfg = compose_config(
-            "register_model=true", "promote=auto", "model.hidden_size=16", "seed=3", *overrides
+            "register_model=true",
+            "promote=auto",
+            "model.hidden_size=16",
+            f"seed={learning_seed}",
+            *overrides,
         )
         metrics = train(cfg)
         HydraConfig.instance().cfg = None

@@ -19,9 +19,10 @@ def test_every_recipe_uses_the_fused_adamw():
         assert optimizer._target_ == "torch.optim.AdamW" and optimizer.fused is True, experiment
 
 
-def test_fused_adamw_gives_the_loss_curve_of_the_per_tensor_loop():
+@pytest.mark.learning(seed=0)
+def test_fused_adamw_gives_the_loss_curve_of_the_per_tensor_loop(learning_seed):
     cfg = composed("experiment=ner")
-    L.seed_everything(0, verbose=False)
+    L.seed_everything(learning_seed, verbose=False)
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
     model = build_module(cfg, datamodule)
@@ -40,7 +41,10 @@ def test_fused_adamw_gives_the_loss_curve_of_the_per_tensor_loop():
             optimizer.step()
             curve.append(float(loss))
         curves[fused], weights[fused] = curve, trained.state_dict()
-    assert curves[True][-1] < curves[True][0]  # it learns
+    first_pass, third_pass = curves[True][:4], curves[True][8:]
+    assert all(
+        third < first for first, third in zip(first_pass, third_pass, strict=True)
+    )  # it learns
     assert curves[True] == pytest.approx(curves[False], rel=1e-4)
     for name, tensor in weights[True].items():
         torch.testing.assert_close(tensor, weights[False][name], atol=1e-5, rtol=1e-4)

@@ -1,5 +1,5 @@
-"""An IRNN learns the adding problem: T = 20, a fixed seed, 1,200 steps of real training through
-rnnpipe-train, and its test MSE ends below half the trivial baseline's."""
+"""An IRNN learns the adding problem: T = 20, 3,200 steps of real training through rnnpipe-train,
+and its test MSE ends below half the trivial baseline's on any seed."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from mlflow import MlflowClient
 from rnnpipe.cli.train import train
 
 
-def test_an_irnn_beats_half_the_trivial_mse_at_twenty_steps(compose_config):
+@pytest.mark.learning(seed=42)
+def test_an_irnn_beats_half_the_trivial_mse_at_twenty_steps(compose_config, learning_seed):
+    # 6 epochs of 32 units left the IRNN on its plateau on 7 seeds of 10 (mse_ratio 0.8-0.96), 16
+    # epochs on 1 of 14 (0.96); 64 units and 16 epochs: the worst of 20 seeds 0.13
     cfg = compose_config(
         "experiment=adding", "data.steps=20", "data.train_size=3200", "data.val_size=400",
-        "data.test_size=400", "model.hidden_size=32", "model.optimizer.lr=0.003",
-        "trainer.max_epochs=6",
+        "data.test_size=400", "model.hidden_size=64", "model.optimizer.lr=0.003",
+        "trainer.max_epochs=16", f"seed={learning_seed}",
     )  # fmt: skip
     metrics = train(cfg)
     assert metrics["test/mse_ratio"] < 0.5

@@ -23,10 +23,14 @@ NEGATIVE = "The soup was cold."  # the same start: only the label tells them apa
     ],
     ids=["stream-truncated-bptt", "reviews-full-bptt"],
 )
-def test_one_repeated_sentence_per_label_is_reproduced(compose_config, write_reviews, training):
+@pytest.mark.learning(seed=42)
+def test_one_repeated_sentence_per_label_is_reproduced(
+    compose_config, write_reviews, training, learning_seed
+):
     path = write_reviews([(POSITIVE, 1), (NEGATIVE, 0)] * 20)
     cfg = compose_config(
         "experiment=generation",
+        f"seed={learning_seed}",
         f"data.path={path}",
         *training,
         "data.batch_size=8",
