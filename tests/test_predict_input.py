@@ -38,15 +38,20 @@ def test_a_string_for_texts_is_refused_naming_the_key(cli, checkpoint):
     ]
 
 
-def test_make_predict_passes_any_text_as_typed(checkpoint):
+def make(*arguments: str) -> str:
+    """``make <arguments>`` in the project, as a user types it; its output (it must succeed).
+    ``-o``: the installed .venv is taken as it is (no reinstall from inside a test)."""
     finished = subprocess.run(
-        # -o: the installed .venv is taken as it is (no reinstall from inside a test)
-        ["make", "-C", str(PROJECT_ROOT), "-o", ".venv/.installed", "predict",
-         f"MODEL={checkpoint}", f"TEXT={QUOTED}"],
-        capture_output=True, text=True, timeout=120,
+        ["make", "-C", str(PROJECT_ROOT), "-o", ".venv/.installed", *arguments],
+        capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert finished.returncode == 0, finished.stderr[-2000:]
-    [row] = [line for line in finished.stdout.splitlines() if QUOTED in line]
+    return finished.stdout
+
+
+def test_make_predict_passes_any_text_as_typed(checkpoint):
+    printed = make("predict", f"MODEL={checkpoint}", f"TEXT={QUOTED}")
+    [row] = [line for line in printed.splitlines() if QUOTED in line]
     # columns: input label probability probability_negative probability_positive
     assert row.strip().startswith(QUOTED)
     label, probability, *per_class = row.strip()[len(QUOTED) :].split()
@@ -56,12 +61,7 @@ def test_make_predict_passes_any_text_as_typed(checkpoint):
 
 def test_make_evaluate_without_data_scores_the_models_own_test_split(checkpoint, tmp_path):
     store = f"paths.output_dir={tmp_path}/outputs paths.tracking_dir={tmp_path}"
-    finished = subprocess.run(
-        ["make", "-C", str(PROJECT_ROOT), "-o", ".venv/.installed", "evaluate",
-         f"MODEL={checkpoint}", f"ARGS={store}"],
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert finished.returncode == 0, finished.stderr[-2000:]
-    assert "data_path=" not in finished.stdout.splitlines()[0]
-    accuracy = float(re.search(r"test/acc\s+([0-9.]+)", finished.stdout).group(1))
+    printed = make("evaluate", f"MODEL={checkpoint}", f"ARGS={store}")
+    assert "data_path=" not in printed.splitlines()[0]
+    accuracy = float(re.search(r"test/acc\s+([0-9.]+)", printed).group(1))
     assert 0.0 <= accuracy <= 1.0
