@@ -6,6 +6,7 @@ server goes on answering."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -243,7 +244,7 @@ def test_serve_timeout_reaches_the_server(started):
     assert not any(w.startswith("timeout_seconds") for w in serving_command_line(sentiment))
 
 
-def test_a_body_over_the_cap_gets_a_413_before_it_is_read_whole(servers):
+def test_a_body_over_the_cap_gets_a_413_and_is_never_held(servers):
     url = servers["sentiment"]
     body = json.dumps({"dataframe_records": [{"text": "good food " * 150_000}]}).encode()
     status, answer = post(url, body)  # 1.5 MB against max_body_bytes: 1000000
@@ -253,6 +254,21 @@ def test_a_body_over_the_cap_gets_a_413_before_it_is_read_whole(servers):
         "got more"
     )
     assert post(url, GOOD)[0] == 200
+
+
+def test_a_body_declared_far_over_the_cap_is_refused_before_any_of_it_is_sent(started):
+    _, port = started["sentiment"]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.putrequest("POST", "/invocations")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(10**9))  # a gigabyte announced, none sent
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 413
+    assert json.loads(response.read())["message"].startswith(
+        "request: expected a body of at most 1000000 bytes"
+    )
+    connection.close()
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@
 
 * **Body size.** MLflow reads and parses a whole request body before the model can count its
   rows, so a body of a gigabyte costs gigabytes. A body over ``max_body_bytes`` is refused with
-  413 after reading at most that many bytes (its ``Content-Length`` alone, when it declares one).
+  413; no more than that is ever held. The rest of a body up to :data:`DRAINED` times the cap is
+  read and dropped first, so the client, still sending, reads the 413 instead of a broken pipe;
+  a larger one is refused at once.
 * **Error excerpts.** MLflow's 400 for a malformed body quotes the whole body. An error's message
   is cut to ``max_error_characters``, so an error never echoes a large request back.
 
@@ -15,6 +17,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+DRAINED = 8  # read and dropped past the cap, in multiples of it, before the 413
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
@@ -47,21 +50,21 @@ class BoundedRequests:
         await self.app(scope, replay, self.errors_cut(send))
 
     async def body_within_limit(self, scope: Message, receive: Receive) -> bytes | None:
-        """The request's body, or None once it is known to exceed the limit."""
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        """The request's body, or None when it exceeds the limit."""
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > DRAINED * self.max_body_bytes:
             return None
         chunks, size, more = [], 0, True
-        while more:
+        while more and size <= DRAINED * self.max_body_bytes:
             message = await receive()
             if message["type"] == "http.disconnect":
                 break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.max_body_bytes:
-                return None
+            part = message.get("body", b"")
+            size += len(part)
+            if size <= self.max_body_bytes:
+                chunks.append(part)
             more = message.get("more_body", False)
-        return b"".join(chunks)
+        return b"".join(chunks) if size <= self.max_body_bytes else None
 
     async def refuse_too_large(self, scope: Message, send: Send) -> None:
         answer = {
