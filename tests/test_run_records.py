@@ -18,13 +18,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
-    """Two tiny trainings with the same seed into one store, sampling the machine twice a second."""
+    """Two tiny trainings with the same seed into one store, sampling the machine ten times a
+    second: a fit here can take under half a second, and MLflow publishes a sample only after
+    its interval has passed (at 0.5 s, none was recorded)."""
     tmp_path = tmp_path_factory.mktemp("two_runs")
     results = []
     for run in ("first", "second"):
         cfg = compose_in(
             tmp_path, "seed=7", "trainer.max_epochs=2", "model.hidden_size=8",
-            "model.embedding_dim=8", "logger.system_metrics_every_seconds=0.5",
+            "model.embedding_dim=8", "logger.system_metrics_every_seconds=0.1",
             "log_model=false", f"paths.run_dir={tmp_path}/{run}",
         )  # fmt: skip
         results.append(train(cfg))
