@@ -133,7 +133,8 @@ def fit_and_record(
             if best_checkpoint and cfg.get("log_model") and spec.served:
                 # a run registers one version: a resume after a kill that followed the
                 # registration tags and promotes that version instead of adding a second
-                registered = cfg.get("register_model") and record(
+                register = cfg.get("register_model")
+                registered = register and record(
                     logger, "the run's model version", lambda: promotion.version_of_run(
                         logger.experiment, spec, logger.run_id))  # fmt: skip
                 info = record(
@@ -141,10 +142,10 @@ def fit_and_record(
                     "the pyfunc model",
                     lambda: artifacts.log_model(
                         logger, spec, model, {"checkpoint": best_checkpoint},
-                        register=cfg.get("register_model") and not registered,
+                        register=register and not registered,
                     ),
                 )  # fmt: skip
-                if cfg.get("register_model") and info is not None:
+                if register and info is not None:
                     version = registered or str(info.registered_model_version)
                     record(logger, "the model version", lambda: register_version(
                         logger, spec, version, cfg.get("promote")))  # fmt: skip

@@ -46,15 +46,25 @@ def pyfunc_model(model_uri: str, tracking_uri: str) -> mlflow.pyfunc.PyFuncModel
     """The MLflow pyfunc model ``model_uri`` names (looked up in ``tracking_uri``), as
     ``mlflow models serve`` loads it; one it cannot load is one line."""
     if ":/" in model_uri:
-        check_reachable(tracking_uri, "tracking_uri", writing=False)
-        mlflow.set_tracking_uri(tracking_uri)
+        read_from(tracking_uri, "tracking_uri")
     try:
         return mlflow.pyfunc.load_model(model_uri)
     except (MlflowException, OSError) as error:
-        message = getattr(error, "message", str(error)).splitlines()[0]
         raise RnnpipeError(
-            f"model_uri={model_uri}: expected an MLflow model, got {message}"
+            f"model_uri={model_uri}: expected an MLflow model, got {first_line(error)}"
         ) from None
+
+
+def read_from(tracking_uri: str, key: str) -> None:
+    """Look models up in ``tracking_uri`` (``key``: the config key that sets it), once it
+    answers; a store that only reads is enough."""
+    check_reachable(tracking_uri, key, writing=False)
+    mlflow.set_tracking_uri(tracking_uri)
+
+
+def first_line(error: MlflowException | OSError) -> str:
+    """What MLflow said went wrong, without its multi-line detail."""
+    return getattr(error, "message", str(error)).splitlines()[0]
 
 
 def model_of(checkpoints: Sequence[tuple[str, Path]]) -> TaskModule:
@@ -79,8 +89,7 @@ def resolve_checkpoints(
             "model_uri: expected a checkpoint, a model URI or a list of them, got []"
         )
     if tracking_uri and any(":/" in reference for reference in references):
-        check_reachable(tracking_uri, tracking_key, writing=False)
-        mlflow.set_tracking_uri(tracking_uri)
+        read_from(tracking_uri, tracking_key)
     references = [member for r in references for member in group_references(r, fold)]
     found = []
     for reference in references:
@@ -153,8 +162,9 @@ def checkpoint_files(reference: str, directory: Path) -> list[Path]:
             mlflow.artifacts.download_artifacts(artifact_uri=reference, dst_path=str(destination))
         )
     except (MlflowException, OSError) as error:
-        message = getattr(error, "message", str(error)).splitlines()[0]
-        raise RnnpipeError(f"{reference}: expected an MLflow model, got {message}") from None
+        raise RnnpipeError(
+            f"{reference}: expected an MLflow model, got {first_line(error)}"
+        ) from None
     checkpoints = sorted((local / "artifacts").glob("*.ckpt"))
     if not checkpoints:
         raise RnnpipeError(

@@ -5,7 +5,7 @@ MLflow creates a fresh SQLite store's tables on first use, in every process that
 several runs started together against a new store would each run the schema migrations and all
 but one fail. :func:`store_lock` serialises that, and moving an alias (compare, then set), on a
 file lock beside the database. A tracking server is one process: it serialises its own writes,
-and rnnpipe takes no lock for it (README, "Concurrency").
+and rnnpipe takes no lock for it (README, "Faults and resuming").
 """
 
 from __future__ import annotations

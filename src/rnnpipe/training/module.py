@@ -283,7 +283,7 @@ class TaskModule(L.LightningModule):
 
 
 def save_table(frame: pd.DataFrame, path: Path) -> Path:
-    """A report table as TSV, its folder made."""
+    """A report table as TSV, its folder made, written whole or not at all."""
     with written_whole(path) as partial:
         frame.to_csv(partial, sep="\t", index=False)
     return path

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from rnnpipe.atomic_files import write_text
+from rnnpipe.atomic_files import written_whole
 from rnnpipe.errors import InputRowError, shown
 from rnnpipe.layers.crf import LinearChainCRF, viterbi
 from rnnpipe.layers.dropout import EmbeddingDropout, LockedDropout
@@ -298,14 +298,11 @@ class EntityTagger(TaskModule):
         if self.test_table is None:
             return []
         predictions = directory / "predictions" / "test_predictions.tsv"
-        write_text(
-            predictions,
-            "".join(
-                "".join("\t".join(row) + "\n" for row in zip(tokens, gold, predicted, strict=True))
-                + "\n"
-                for _, tokens, gold, predicted in self.test_sentences
-            ),
-        )
+        with written_whole(predictions) as partial, partial.open("w", encoding="utf-8") as out:
+            for _, tokens, gold, predicted in self.test_sentences:
+                for row in zip(tokens, gold, predicted, strict=True):
+                    out.write("\t".join(row) + "\n")
+                out.write("\n")
         entities = save_table(
             pd.DataFrame(
                 [sentence_entities(line, gold, predicted)
